@@ -1,0 +1,124 @@
+// Package keyring manages accountvault's key-encryption keys (KEKs): the
+// keys that wrap the per-row data-encryption keys.
+//
+// A [Keyring] is a Tink keyset of AES-256-GCM keys, each with a [Status]
+// and a creation time. It is a value an operator edits ([Keyring.Stage],
+// [Keyring.Promote], [Keyring.Rotate], [Keyring.Disable], [Keyring.Enable],
+// [Keyring.Delete]) and saves; it is not what requests use. Requests use a
+// [KEK]: an immutable snapshot of the enabled keys, built once by
+// [Keyring.KEK] and shared by every goroutine. [KEK.Wrap] wraps with the
+// primary key; [KEK.Unwrap] takes the key id stored next to the wrapped key
+// and decrypts with that key and no other, so a value wrapped by an unknown
+// or disabled key fails with accountvault.ErrUnknownKey without any
+// decryption, and a modified one with accountvault.ErrDecrypt.
+//
+// In the common case an application does, once at start-up and again when
+// the file changes:
+//
+//	master, err := keyring.MasterKeyFromEnv(keyring.EnvMasterKey) // or a KMS AEAD
+//	kr, err := keyring.LoadFile("/etc/myapp/keyring.json", master)
+//	kek, err := kr.KEK()
+//	// hand kek to the store; keep using it until the next reload
+//
+// and an operator, through the accountvault CLI, does [Generate] once, then
+// rotates in two phases: Stage a key and save the file; once every replica
+// has loaded it, Promote it and save again; rewrap the rows; Disable the
+// old key once no row uses it; Delete it later.
+//
+// # Key ids
+//
+// Every key is created with Tink's TINK output prefix (0x01 followed by the
+// big-endian key id), never RAW. The envelope format stores the 4-byte key
+// id itself, so [KEK.Wrap] returns Tink's ciphertext without the prefix and
+// [KEK.Unwrap] puts it back. A [Status] of staged or decrypt-only is an
+// ENABLED non-primary key in Tink; the distinction is this package's
+// metadata.
+//
+// # Master keys
+//
+// The keyring file is protected by a master key, any tink.AEAD, used once
+// per save and once per load, never per row. In production, use a KMS: the
+// clients of github.com/tink-crypto/tink-go-gcpkms, tink-go-awskms and
+// tink-go-hcvault each return a tink.AEAD for a key URI; pass it to
+// [LoadFile] and [Keyring.SaveFile] as it is. The key never leaves the KMS,
+// access is logged there, and rotating it means loading with the old AEAD
+// and saving with the new one.
+//
+// Without a KMS, [NewMasterKey] makes a random 32-byte key encoded in base64,
+// which [MasterKeyFromEnv] reads from [EnvMasterKey] and turns into an
+// AES-256-GCM AEAD (the exact construction is in [ParseMasterKey]). Keep it
+// in a secret manager, apart from the keyring file and from database
+// backups: whoever holds both the master key and the file can decrypt every
+// token. Losing the master key loses every token.
+//
+// # The keyring file
+//
+// [Keyring.Save] writes one JSON file: the Tink keyset encrypted by the
+// master key, and the metadata in clear (ids, statuses, creation times),
+// bound to the encrypted keyset as associated data, so that editing either
+// makes [Load] fail, with [ErrWrongMasterKey] (or [ErrKeyringCorrupt] if the
+// edit also breaks the format). [Keyring.SaveFile] replaces the
+// file atomically with mode 0600, and [LoadFile] refuses a file readable by
+// group or others. Only [InsecureSaveCleartext] and [InsecureLoadCleartext]
+// handle cleartext keys.
+//
+// # File format
+//
+// Version 1 of the file is a JSON object:
+//
+//	{
+//	  "version": 1,
+//	  "keyset": "<base64>",
+//	  "keys": [
+//	    {"id": 1234567890, "status": "primary", "created": "2026-01-02T03:04:05.123456789Z"},
+//	    …
+//	  ]
+//	}
+//
+// "keys" lists every key of the keyset, in creation order, with the status
+// names of [Status.String] and RFC 3339 creation times; no other field is
+// allowed. "keyset" is the standard, padded base64 encoding of a Tink
+// EncryptedKeyset protocol buffer holding only its encrypted_keyset field
+// (what Tink's keyset.Handle.WriteWithAssociatedData writes through a
+// keyset.BinaryWriter). encrypted_keyset is the master key's encryption of
+// the serialized Tink Keyset, whose keys are all AES-256-GCM keys
+// (type.googleapis.com/google.crypto.tink.AesGcmKey) with output prefix
+// TINK, with this associated data:
+//
+//	"accountvault keyring v1" 0x00
+//	uint32 number of keys
+//	for each key, in file order:
+//	    uint32 id
+//	    uint8  status (1 staged, 2 primary, 3 decrypt-only, 4 disabled)
+//	    int64  creation time, seconds since the Unix epoch
+//	    uint32 creation time, nanoseconds within the second
+//
+// all integers big-endian. Any Tink implementation reads the keyset with
+// keyset.ReadWithAssociatedData given that associated data; an edit of the
+// metadata changes the associated data and the decryption fails. In the
+// keyset, staged and decrypt-only keys are ENABLED, disabled keys
+// DISABLED, and the primary key is the keyset's primary.
+//
+// A cleartext file ([InsecureSaveCleartext]) has "cleartext_keyset", the
+// base64 of the serialized Tink Keyset, in place of "keyset", and no
+// authentication. Each loader refuses the other kind of file.
+//
+// # What this package does not do
+//
+// It does not watch the file or reload it: the caller (the store) does, and
+// builds a new KEK for each version. It does not log: the store and the CLI
+// log key events (which key was staged, promoted, disabled, by whom). It
+// does not know which rows use which key: the store's Check counts them,
+// and the store refuses to retire a key still in use. It does not seal
+// tokens: package crypto/envelope does, with data-encryption keys that a KEK
+// wraps.
+//
+// Key material is cleared where this package holds it in its own buffers
+// (the serialized keyset during Save and Load, the decoded master key), but
+// Go gives no guarantee beyond that: the garbage collector may have copied
+// a buffer before it was cleared, Go strings (an environment variable, the
+// base64 master key) cannot be cleared, and Tink keeps key bytes and AES
+// key schedules in its own objects, which are dropped, not overwritten,
+// when a key is deleted or a Keyring or KEK becomes unreachable. A process
+// holding a KEK can decrypt every token; protect the process.
+package keyring
