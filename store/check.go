@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/crypto/envelope"
+)
+
+// ColumnReport counts the values of one token column.
+type ColumnReport struct {
+	Column string         // "access_token", "refresh_token" or "id_token"
+	Empty  int            // NULL or empty
+	Legacy int            // legacy plaintext (no sealed-format prefix)
+	Sealed map[uint32]int // sealed values that opened, by key-encryption key id
+	Failed map[uint32]int // sealed values that failed to open, by the key id they name (0 if unparseable)
+}
+
+// CheckReport is the outcome of Check: per column and per key id, how
+// values are stored, and which rows failed to open.
+type CheckReport struct {
+	Rows     int
+	Columns  [envelope.NumColumns]ColumnReport
+	Failures []Failure // the first MaxReportedFailures failing values
+}
+
+// KeyUsage returns, per key-encryption key id, how many values name it
+// (opened or not): a key with a non-zero count still protects data.
+func (r *CheckReport) KeyUsage() map[uint32]int {
+	u := map[uint32]int{}
+	for _, c := range r.Columns {
+		for id, n := range c.Sealed {
+			u[id] += n
+		}
+		for id, n := range c.Failed {
+			u[id] += n
+		}
+	}
+	return u
+}
+
+// KeyIDs returns the key ids in use, sorted.
+func (r *CheckReport) KeyIDs() []uint32 {
+	var ids []uint32
+	for id := range r.KeyUsage() {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Totals returns the numbers of sealed-and-opening, legacy and failing values.
+func (r *CheckReport) Totals() (sealed, legacy, failed int) {
+	for _, c := range r.Columns {
+		legacy += c.Legacy
+		for _, n := range c.Sealed {
+			sealed += n
+		}
+		for _, n := range c.Failed {
+			failed += n
+		}
+	}
+	return sealed, legacy, failed
+}
+
+// Check reads every row of the table and opens every sealed value with the
+// store's keyring, counting per column and per key id the values that are
+// sealed, legacy plaintext, empty, or failing to open (listed by row id and
+// column). Opening each value is the evidence that a key can be retired:
+// when no value names a key, nothing depends on it.
+//
+// Check uses bounded memory (opts.BatchSize rows at a time) and writes
+// nothing. It returns an error only when it could not finish (a database
+// error, ctx); failing rows are in the report.
+func (s *Store) Check(ctx context.Context, opts WalkOptions) (CheckReport, error) {
+	var rep CheckReport
+	for c := range rep.Columns {
+		rep.Columns[c] = ColumnReport{Column: envelope.Column(c).String(), Sealed: map[uint32]int{}, Failed: map[uint32]int{}}
+	}
+	kek := s.kek.Load()
+	var p Progress
+	err := s.walk(ctx, opts, &p, func(raw accountvault.Account) error {
+		rep.Rows++
+		f := tokens(&raw)
+		for c, v := range f {
+			switch {
+			case len(v) == 0:
+				rep.Columns[c].Empty++
+				f[c] = nil
+			case !envelope.IsSealed(v):
+				rep.Columns[c].Legacy++
+				f[c] = nil
+			}
+		}
+		// Open the row's sealed values together (one data-key unwrap);
+		// on failure, count the failing column and retry the others.
+		for {
+			_, err := envelope.Open(kek, s.place(&raw), f)
+			if err == nil {
+				for c, v := range f {
+					if v != nil {
+						id, err := envelope.KeyID(v)
+						if err != nil { // Open parsed it: cannot happen
+							return fmt.Errorf("store: row %q: %w", raw.ID, err)
+						}
+						rep.Columns[c].Sealed[id]++
+					}
+				}
+				return nil
+			}
+			var ce *envelope.ColumnError
+			if !errors.As(err, &ce) {
+				return err // not a per-value failure
+			}
+			c := ce.Column
+			id, kerr := envelope.KeyID(f[c])
+			if kerr != nil {
+				id = 0
+			}
+			rep.Columns[c].Failed[id]++
+			addFailure(&rep.Failures, rowError(raw.ID, err))
+			s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", c.String(), "error_kind", errorKind(err))
+			f[c] = nil
+		}
+	})
+	sealed, legacy, failed := rep.Totals()
+	s.log.Info("accountvault: check finished", "table", s.table, "rows", rep.Rows, "sealed", sealed, "legacy", legacy, "failed", failed,
+		"key_usage", rep.KeyUsage(), "stopped", err != nil)
+	return rep, err
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/crypto/password"
+)
+
+// passwords holds the store's password hasher.
+type passwords struct {
+	h *password.Hasher
+}
+
+func (p *passwords) init(h *password.Hasher) error {
+	if h != nil {
+		p.h = h
+		return nil
+	}
+	h, err := password.New()
+	if err != nil {
+		return fmt.Errorf("store: password hasher: %w", err)
+	}
+	p.h = h
+	return nil
+}
+
+func (p *passwords) recognized(hash accountvault.Secret) bool {
+	return p.h.Recognized(hash.Reveal())
+}
+
+// WithPasswordHasher sets the hasher for SetPassword and VerifyPassword
+// (its policy, bounds, concurrency limit and legacy verifiers). The default
+// is password.New() with no options: argon2id m=64 MiB, t=3, p=4, a limit
+// sized from GOMAXPROCS, and the bcrypt and better-auth scrypt verifiers.
+func WithPasswordHasher(h *password.Hasher) Option {
+	return func(c *config) error {
+		if h == nil {
+			return errors.New("store: WithPasswordHasher: nil hasher")
+		}
+		c.hasher = h
+		return nil
+	}
+}
+
+// SetPassword hashes password with argon2id and writes it to userID's
+// "credential" row (AccountID = userID, better-auth's convention), creating
+// the row if there is none. A password change always wins over a concurrent
+// hash upgrade.
+func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
+	if userID == "" {
+		return &accountvault.InvalidAccountError{Field: "UserID", Reason: "is empty"}
+	}
+	hash, err := s.pw.h.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("store: hashing password: %w", err)
+	}
+	a, err := s.FindByProvider(ctx, accountvault.ProviderCredential, userID)
+	switch {
+	case errors.Is(err, accountvault.ErrNotFound):
+		id, err := newID()
+		if err != nil {
+			return err
+		}
+		a = accountvault.Account{ID: id, UserID: userID, ProviderID: accountvault.ProviderCredential, AccountID: userID}
+	case err != nil:
+		return err
+	}
+	a.Password = accountvault.Secret(hash)
+	a.UpdatedAt = zeroTime
+	_, err = s.Upsert(ctx, a)
+	return err
+}
+
+// VerifyPassword reports whether pw is userID's password.
+//
+// A user that does not exist, has no credential row or has no password
+// gives false, not an error, after the same argon2id work as a wrong
+// password (a dummy hash made at start-up, under the same limiter), so a
+// login handler can not tell who has an account. An error is returned only
+// for what the caller must see: an invalid password (empty, too long), a
+// stored hash that is malformed or out of bounds, a database failure, or a
+// cancelled context.
+//
+// After a successful verify, a hash that is in a legacy format or has
+// parameters other than the hasher's policy is replaced by a fresh argon2id
+// hash through CompareAndSwap: a password changed concurrently is never
+// overwritten, and a failed upgrade is logged without failing the login.
+func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, error) {
+	raw, err := s.b.FindByProvider(ctx, accountvault.ProviderCredential, userID)
+	if err != nil && !errors.Is(err, accountvault.ErrNotFound) {
+		return false, err
+	}
+	if err != nil || raw.Password == "" {
+		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
+			return false, fmt.Errorf("store: verifying password: %w", err)
+		}
+		return false, nil
+	}
+	match, upgrade, err := s.pw.h.Verify(ctx, pw, raw.Password.Reveal())
+	if err != nil {
+		return false, fmt.Errorf("store: verifying password of row %q: %w", raw.ID, err)
+	}
+	if match && upgrade {
+		s.upgradeHash(ctx, raw, pw)
+	}
+	return match, nil
+}
+
+// upgradeHash replaces raw's password hash with a fresh one, unless the row
+// changed meanwhile. Failures are logged: the login has succeeded already.
+func (s *Store) upgradeHash(ctx context.Context, raw accountvault.Account, pw string) {
+	hash, err := s.pw.h.Hash(ctx, pw)
+	if err != nil {
+		s.log.Warn("accountvault: password hash upgrade failed", "table", s.table, "row_id", raw.ID, "error", err.Error())
+		return
+	}
+	w := raw
+	w.Password = accountvault.Secret(hash)
+	w.UpdatedAt = zeroTime
+	switch err := s.b.CompareAndSwap(ctx, raw, w); {
+	case err == nil:
+		s.log.Info("accountvault: password hash upgraded", "table", s.table, "row_id", raw.ID)
+	case errors.Is(err, accountvault.ErrConflict):
+		s.log.Info("accountvault: password hash upgrade skipped: row changed concurrently", "table", s.table, "row_id", raw.ID)
+	default:
+		s.log.Warn("accountvault: password hash upgrade failed", "table", s.table, "row_id", raw.ID, "error", err.Error())
+	}
+}
+
+var zeroTime time.Time
+
+// newID returns a random row id for a new credential row.
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("store: generating row id: %w", err)
+	}
+	return fmt.Sprintf("cred_%x", b), nil
+}

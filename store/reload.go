@@ -1,0 +1,74 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/accountvault/accountvault/keyring"
+)
+
+// WatchKeyringFile keeps the store's keyring in step with the encrypted
+// keyring file at path: every interval it reads the file and, if its bytes
+// changed, loads it under master and calls [Store.Reload]. It returns when
+// ctx is done (with ctx's error).
+//
+// This is how running replicas pick up a staged or promoted key without a
+// restart: the operator edits the shared keyring file (`accountvault keys
+// stage`), and within one interval every replica can unwrap with the new
+// key. An unreadable or invalid file is reported to onError (if not nil) and
+// the store keeps its current keyring; the file is read again at the next
+// tick.
+//
+// Polling is used rather than file-system notifications because it works
+// the same on every platform and on files replaced by rename, on network
+// mounts and on Kubernetes secret volumes.
+func (s *Store) WatchKeyringFile(ctx context.Context, path string, master tink.AEAD, interval time.Duration, onError func(error), opts ...keyring.LoadOption) error {
+	if interval <= 0 {
+		return fmt.Errorf("store: WatchKeyringFile: interval must be positive")
+	}
+	var last []byte
+	check := func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			s.watchErr(onError, fmt.Errorf("store: reading keyring file: %w", err))
+			return
+		}
+		sum := sha256.Sum256(b)
+		if last != nil && bytes.Equal(sum[:], last) {
+			return
+		}
+		k, err := keyring.LoadFile(path, master, opts...)
+		if err != nil {
+			s.watchErr(onError, err)
+			return
+		}
+		if err := s.Reload(k); err != nil {
+			s.watchErr(onError, err)
+			return
+		}
+		last = sum[:]
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			check()
+		}
+	}
+}
+
+func (s *Store) watchErr(onError func(error), err error) {
+	s.log.Warn("accountvault: keyring reload failed", "error", err.Error())
+	if onError != nil {
+		onError(err)
+	}
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/crypto/envelope"
+)
+
+// RewrapReport is the outcome of a Rewrap.
+type RewrapReport struct {
+	Progress
+	Failures []Failure // the first MaxReportedFailures failing rows
+}
+
+// Rewrap moves every sealed value whose data key is wrapped by a key other
+// than the keyring's primary onto the primary: it unwraps each row's data
+// key and wraps it again. Token ciphertexts are left byte for byte as they
+// were, and no token plaintext is produced.
+//
+// Rewrap walks the table in id order, opts.BatchSize rows at a time, and
+// writes each changed row through the backend's CompareAndSwap: a row that a
+// concurrent write changed first is left to that write (counted in
+// Conflicts; such a write seals with its store's primary key, so rerun
+// Rewrap if some replica may not have reloaded the keyring yet). A row that
+// cannot be rewrapped (unknown key, tampered) is counted and listed by id,
+// logged, and the walk goes on. Legacy plaintext values are left alone
+// (EncryptLegacy seals them).
+//
+// Rewrap may be stopped at any point (ctx) and run again, and several
+// processes may run it at once. It returns the report so far together with
+// any error that stopped it.
+func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, error) {
+	var rep RewrapReport
+	if err := s.ready(ctx); err != nil {
+		return rep, err
+	}
+	kek := s.kek.Load()
+	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kek.PrimaryID())
+	err := s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+		orig := tokens(&raw)
+		f := orig
+		for c, v := range f {
+			if len(v) > 0 && !envelope.IsSealed(v) {
+				f[c] = nil // legacy plaintext: not ours to touch here
+			}
+		}
+		out, changed, err := envelope.Rewrap(kek, s.place(&raw), f)
+		if err != nil {
+			rerr := rowError(raw.ID, err)
+			rep.Failed++
+			addFailure(&rep.Failures, rerr)
+			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", errorKind(err))
+			return nil
+		}
+		if !changed {
+			rep.Skipped++
+			return nil
+		}
+		w := raw
+		for c, v := range out {
+			if v == nil {
+				out[c] = orig[c] // keep legacy values as they were
+			}
+		}
+		setTokens(&w, out)
+		w.UpdatedAt = raw.UpdatedAt // a rewrap is not a user-visible update
+		switch err := s.b.CompareAndSwap(ctx, raw, w); {
+		case err == nil:
+			rep.Rewritten++
+		case errors.Is(err, accountvault.ErrConflict):
+			rep.Conflicts++
+		default:
+			return err
+		}
+		return nil
+	})
+	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", kek.PrimaryID(),
+		"seen", rep.Seen, "rewrapped", rep.Rewritten, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
+		"stopped", err != nil)
+	return rep, err
+}

@@ -1,0 +1,530 @@
+package store_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/crypto/envelope"
+	"github.com/accountvault/accountvault/internal/avtest"
+	"github.com/accountvault/accountvault/store"
+)
+
+func TestRoundTrip(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		h := testHasher(t)
+		s := newStore(t, env, genKeyring(t), store.WithPasswordHasher(h))
+		hash, err := h.Hash(ctx, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := account("r1", "u1", "github", "gh-1")
+		rexp := time.Unix(1_950_000_000, 0).UTC()
+		a.RefreshTokenExpiresAt = &rexp
+		a.Password = accountvault.Secret(hash)
+		a.CreatedAt = time.Unix(1_700_000_000, 0).UTC()
+		a.UpdatedAt = time.Unix(1_700_000_100, 0).UTC()
+		put := mustUpsert(t, s, a)
+		sameTokens(t, put, a)
+
+		got := mustFind(t, s, "github", "gh-1")
+		sameTokens(t, got, a)
+		if got.ID != a.ID || got.UserID != a.UserID || got.ProviderID != a.ProviderID || got.AccountID != a.AccountID || got.Scope != a.Scope {
+			t.Errorf("clear fields differ: got %+v", got)
+		}
+		if !got.AccessTokenExpiresAt.Equal(*a.AccessTokenExpiresAt) || !got.RefreshTokenExpiresAt.Equal(rexp) {
+			t.Errorf("expiries differ: %v %v", got.AccessTokenExpiresAt, got.RefreshTokenExpiresAt)
+		}
+		if !got.CreatedAt.Equal(a.CreatedAt) || !got.UpdatedAt.Equal(a.UpdatedAt) {
+			t.Errorf("times differ: %v %v", got.CreatedAt, got.UpdatedAt)
+		}
+		// The stored tokens are sealed, not the plaintext.
+		for _, col := range []string{"access_token", "refresh_token", "id_token"} {
+			if raw := env.Raw(t, "r1", col); !envelope.IsSealed(raw) {
+				t.Errorf("%s is not sealed at rest", col)
+			}
+		}
+
+		users, err := s.FindForUser(ctx, "u1")
+		if err != nil || len(users) != 1 {
+			t.Fatalf("FindForUser: %d rows, %v", len(users), err)
+		}
+		sameTokens(t, users[0], a)
+		page, err := s.List(ctx, "", 10)
+		if err != nil || len(page) != 1 {
+			t.Fatalf("List: %d rows, %v", len(page), err)
+		}
+		sameTokens(t, page[0], a)
+
+		if err := s.Unlink(ctx, "github", "gh-1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.FindByProvider(ctx, "github", "gh-1")
+		wantErr(t, "find after unlink", err, accountvault.ErrNotFound)
+	})
+}
+
+func TestRelinkKeepsID(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		first := mustUpsert(t, s, account("orig", "u1", "google", "g-1"))
+		again := account("other-id", "u1", "google", "g-1")
+		again.AccessToken = "fresh access"
+		got := mustUpsert(t, s, again)
+		if got.ID != "orig" || !got.CreatedAt.Equal(first.CreatedAt) {
+			t.Fatalf("re-link: id %q created %v, want %q %v", got.ID, got.CreatedAt, "orig", first.CreatedAt)
+		}
+		found := mustFind(t, s, "google", "g-1")
+		if found.ID != "orig" || found.AccessToken != "fresh access" {
+			t.Fatalf("re-link did not refresh the token or kept another id (%q)", found.ID)
+		}
+		if n := env.Count(t); n != 1 {
+			t.Fatalf("%d rows after re-link, want 1", n)
+		}
+	})
+}
+
+func TestTokenSizes(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		for _, n := range []int{0, 1, envelope.MaxPlaintext} {
+			a := account("size", "u1", "github", "size")
+			a.AccessToken = accountvault.Secret(bytes.Repeat([]byte{0xA7}, n)) // even a prefix-looking token
+			a.RefreshToken = accountvault.Secret(bytes.Repeat([]byte("x"), n))
+			a.IDToken = ""
+			mustUpsert(t, s, a)
+			got := mustFind(t, s, "github", "size")
+			sameTokens(t, got, a)
+			if n == 0 && env.Raw(t, "size", "access_token") != nil {
+				t.Errorf("empty token stored as a non-NULL value")
+			}
+			if env.Raw(t, "size", "id_token") != nil {
+				t.Errorf("empty id_token stored as a non-NULL value")
+			}
+		}
+		a := account("big", "u1", "github", "big")
+		a.IDToken = accountvault.Secret(strings.Repeat("x", envelope.MaxPlaintext+1))
+		_, err := s.Upsert(ctx, a)
+		wantErr(t, "oversize token", err, accountvault.ErrInvalidAccount)
+		var ie *accountvault.InvalidAccountError
+		if !errors.As(err, &ie) || ie.Field != "IDToken" {
+			t.Fatalf("oversize token: error %v does not name IDToken", err)
+		}
+		if n := env.Count(t); n != 1 {
+			t.Fatalf("%d rows, want 1: the oversize row was written", n)
+		}
+	})
+}
+
+func TestPlaintextPasswordRefused(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		a := account("p", "u1", accountvault.ProviderCredential, "u1")
+		a.Password = "hunter2hunter2"
+		_, err := s.Upsert(ctx, a)
+		wantErr(t, "plaintext password", err, accountvault.ErrPasswordNotHashed, accountvault.ErrInvalidAccount)
+		noSecretIn(t, "error", errString(err), "hunter2hunter2")
+		if n := env.Count(t); n != 0 {
+			t.Fatalf("a plaintext password row was written")
+		}
+	})
+}
+
+// TestTamper edits the database with raw SQL and checks that each edit
+// gives the documented error.
+func TestTamper(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		s := newStore(t, env, k)
+		// fresh writes the two rows again; each case tampers with them.
+		fresh := func(t *testing.T) {
+			mustUpsert(t, s, account("a", "alice", "github", "gh-a"))
+			mustUpsert(t, s, account("b", "bob", "github", "gh-b"))
+			mustUpsert(t, s, account("a2", "alice", "google", "go-a"))
+		}
+		find := func(provider, acct string) error {
+			_, err := s.FindByProvider(ctx, provider, acct)
+			return err
+		}
+		flip := func(t *testing.T, off int) {
+			v := env.Raw(t, "a", "access_token")
+			if off < 0 {
+				off += len(v)
+			}
+			v[off] ^= 0x01
+			env.SetRaw(t, "a", "access_token", v)
+		}
+		keyID := func(v []byte) uint32 {
+			id, err := envelope.KeyID(v)
+			if err != nil {
+				t.Fatalf("KeyID: %v", err)
+			}
+			return id
+		}
+		// Offsets from FORMAT.md: magic 0..2, version 3, key id 4..7,
+		// wrapped length 8, wrapped key 9..68, nonce 69..80, ciphertext, tag.
+		cases := []struct {
+			name   string
+			tamper func(t *testing.T)
+			want   error
+			column string
+		}{
+			{"swap between rows", func(t *testing.T) {
+				env.SetRaw(t, "a", "access_token", env.Raw(t, "b", "access_token"))
+			}, accountvault.ErrDecrypt, "access_token"},
+			{"swap between columns", func(t *testing.T) {
+				env.SetRaw(t, "a", "access_token", env.Raw(t, "a", "refresh_token"))
+			}, accountvault.ErrDecrypt, "access_token"},
+			{"swap between users, same provider", func(t *testing.T) {
+				env.SetRaw(t, "a", "id_token", env.Raw(t, "b", "id_token"))
+			}, accountvault.ErrDecrypt, "id_token"},
+			{"swap between rows of one user", func(t *testing.T) {
+				env.SetRaw(t, "a", "refresh_token", env.Raw(t, "a2", "refresh_token"))
+			}, accountvault.ErrDecrypt, "refresh_token"},
+			{"re-point user_id", func(t *testing.T) {
+				env.SetRaw(t, "a", "user_id", "mallory")
+			}, accountvault.ErrDecrypt, ""},
+			{"flip magic first byte", func(t *testing.T) { flip(t, 0) }, accountvault.ErrLegacyPlaintext, "access_token"},
+			{"flip magic second byte", func(t *testing.T) { flip(t, 1) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip version", func(t *testing.T) { flip(t, 3) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip key id", func(t *testing.T) { flip(t, 7) }, accountvault.ErrUnknownKey, "access_token"},
+			{"flip wrapped length", func(t *testing.T) { flip(t, 8) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip wrapped key", func(t *testing.T) { flip(t, 30) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip nonce", func(t *testing.T) { flip(t, 70) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip ciphertext", func(t *testing.T) { flip(t, 82) }, accountvault.ErrDecrypt, "access_token"},
+			{"flip tag", func(t *testing.T) { flip(t, -1) }, accountvault.ErrDecrypt, "access_token"},
+			{"truncate", func(t *testing.T) {
+				v := env.Raw(t, "a", "access_token")
+				env.SetRaw(t, "a", "access_token", v[:len(v)-5])
+			}, accountvault.ErrDecrypt, "access_token"},
+			{"remove prefix", func(t *testing.T) {
+				v := env.Raw(t, "a", "access_token")
+				env.SetRaw(t, "a", "access_token", v[4:])
+			}, accountvault.ErrLegacyPlaintext, "access_token"},
+			{"plaintext written", func(t *testing.T) {
+				env.SetRaw(t, "a", "access_token", []byte("ya29.plain"))
+			}, accountvault.ErrLegacyPlaintext, "access_token"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				fresh(t)
+				if id := keyID(env.Raw(t, "a", "access_token")); id != k.Primary() {
+					t.Fatalf("row not sealed under the primary key")
+				}
+				c.tamper(t)
+				err := find("github", "gh-a")
+				wantErr(t, c.name, err, c.want)
+				var re *accountvault.RowError
+				if !errors.As(err, &re) || re.ID != "a" {
+					t.Fatalf("%s: error %v does not name row a", c.name, err)
+				}
+				if c.column != "" && re.Column != c.column {
+					t.Fatalf("%s: error names column %q, want %q", c.name, re.Column, c.column)
+				}
+				noSecretIn(t, "error", err.Error(), "at-a", "rt-a", "it-a", "at-b", "rt-b", "it-b")
+				// The other rows still open.
+				if err := find("github", "gh-b"); err != nil {
+					t.Fatalf("untouched row fails: %v", err)
+				}
+				env.Exec(t, `DELETE FROM {t}`)
+			})
+		}
+
+		t.Run("keyring without the KEK", func(t *testing.T) {
+			fresh(t)
+			other := newStore(t, env, genKeyring(t))
+			_, err := other.FindByProvider(ctx, "github", "gh-a")
+			wantErr(t, "other keyring", err, accountvault.ErrUnknownKey, store.ErrWrongKeyring)
+			env.Exec(t, `DELETE FROM {t}`)
+		})
+		t.Run("disabled KEK", func(t *testing.T) {
+			fresh(t)
+			k2 := k.Clone()
+			old := k2.Primary()
+			if _, err := k2.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+			if err := k2.Disable(old); err != nil {
+				t.Fatal(err)
+			}
+			other := newStore(t, env, k2)
+			_, err := other.FindByProvider(ctx, "github", "gh-a")
+			wantErr(t, "disabled key", err, accountvault.ErrUnknownKey)
+			env.Exec(t, `DELETE FROM {t}`)
+		})
+	})
+}
+
+// TestFindForUserReportsBadRow: a row that fails to open is reported by id,
+// never dropped silently, and the others are still returned.
+func TestFindForUserReportsBadRow(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		for _, a := range []accountvault.Account{
+			account("a1", "alice", "github", "1"), account("a2", "alice", "google", "2"), account("a3", "alice", "gitlab", "3"),
+		} {
+			mustUpsert(t, s, a)
+		}
+		env.SetRaw(t, "a2", "access_token", env.Raw(t, "a1", "access_token"))
+		for name, call := range map[string]func() ([]accountvault.Account, error){
+			"FindForUser": func() ([]accountvault.Account, error) { return s.FindForUser(ctx, "alice") },
+			"List":        func() ([]accountvault.Account, error) { return s.List(ctx, "", 10) },
+		} {
+			rows, err := call()
+			wantErr(t, name, err, accountvault.ErrDecrypt)
+			var re *accountvault.RowError
+			if !errors.As(err, &re) || re.ID != "a2" || re.Column != "access_token" {
+				t.Fatalf("%s: error %v does not name row a2 access_token", name, err)
+			}
+			if len(rows) != 2 || rows[0].ID != "a1" || rows[1].ID != "a3" {
+				t.Fatalf("%s: got %d rows, want a1 and a3", name, len(rows))
+			}
+		}
+	})
+}
+
+func TestCompareAndSwap(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		old := mustUpsert(t, s, account("c", "u", "github", "c"))
+		next := old
+		next.AccessToken = "rotated access"
+		if err := s.CompareAndSwap(ctx, old, next); err != nil {
+			t.Fatalf("first CompareAndSwap: %v", err)
+		}
+		if got := mustFind(t, s, "github", "c"); got.AccessToken != "rotated access" {
+			t.Fatalf("CompareAndSwap did not write")
+		}
+		err := s.CompareAndSwap(ctx, old, next)
+		wantErr(t, "stale CompareAndSwap", err, accountvault.ErrConflict)
+		moved := next
+		moved.UserID = "other"
+		wantErr(t, "CompareAndSwap changing the user", s.CompareAndSwap(ctx, next, moved), accountvault.ErrInvalidAccount)
+		if err := s.Unlink(ctx, "github", "c"); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "CompareAndSwap on a gone row", s.CompareAndSwap(ctx, next, old), accountvault.ErrConflict)
+	})
+}
+
+// TestAtRest: a marker written in every token appears nowhere in the
+// SQLite file and its WAL, nor in any column of the Postgres table.
+func TestAtRest(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env, genKeyring(t))
+		const marker = "MARKER-7f3c9a1e-secret"
+		for i, id := range []string{"m1", "m2", "m3"} {
+			a := account(id, "u", "github", id)
+			a.AccessToken = accountvault.Secret(marker + "-access-" + strings.Repeat("z", i*500))
+			a.RefreshToken = accountvault.Secret(marker + "-refresh")
+			a.IDToken = accountvault.Secret("eyJ" + marker)
+			mustUpsert(t, s, a)
+		}
+		if got := mustFind(t, s, "github", "m2"); !strings.Contains(got.RefreshToken.Reveal(), marker) {
+			t.Fatal("round trip lost the marker")
+		}
+		var stored []byte
+		if env.DBFile != "" {
+			for _, f := range []string{env.DBFile, env.DBFile + "-wal", env.DBFile + "-shm"} {
+				b, err := os.ReadFile(f)
+				if err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+				stored = append(stored, b...)
+			}
+			if len(stored) == 0 {
+				t.Fatal("read nothing from the database files")
+			}
+			matches, _ := filepath.Glob(env.DBFile + "*")
+			t.Logf("scanned %d files, %d bytes", len(matches), len(stored))
+		} else {
+			stored = env.AllBytes(t)
+		}
+		if !bytes.Contains(stored, []byte("github")) {
+			t.Fatal("scan is blind: it does not even see the clear provider id")
+		}
+		if bytes.Contains(stored, []byte(marker)) || bytes.Contains(stored, []byte("MARKER")) {
+			t.Fatal("the marker appears in the stored bytes")
+		}
+	})
+}
+
+// TestRotation: after a rotation, old rows open and new writes use the new
+// key; after Rewrap, the rows open under the new key alone.
+func TestRotation(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		s := newStore(t, env, k)
+		mustUpsert(t, s, account("old", "u", "github", "old"))
+		oldID := k.Primary()
+		newID, err := k.Rotate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reload(k); err != nil {
+			t.Fatal(err)
+		}
+		sameTokens(t, mustFind(t, s, "github", "old"), account("old", "u", "github", "old"))
+		mustUpsert(t, s, account("new", "u", "google", "new"))
+		keyOf := func(id string) uint32 {
+			v, err := envelope.KeyID(env.Raw(t, id, "access_token"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if keyOf("old") != oldID || keyOf("new") != newID {
+			t.Fatalf("keys: old row %d new row %d, want %d %d", keyOf("old"), keyOf("new"), oldID, newID)
+		}
+		oldCT := env.Raw(t, "old", "refresh_token")
+		rep, err := s.Rewrap(ctx, store.WalkOptions{BatchSize: 1})
+		if err != nil || rep.Rewritten != 1 || rep.Skipped != 1 || rep.Failed != 0 {
+			t.Fatalf("Rewrap: %+v, %v", rep.Progress, err)
+		}
+		newCT := env.Raw(t, "old", "refresh_token")
+		if keyOf("old") != newID {
+			t.Fatalf("rewrapped row still on key %d", keyOf("old"))
+		}
+		// Token nonce, ciphertext and tag are unchanged: only the wrapped key moved.
+		// (FORMAT.md: the token's nonce starts at byte 69 with a 60-byte wrapped key.)
+		if len(oldCT) != len(newCT) || !bytes.Equal(oldCT[69:], newCT[69:]) || bytes.Equal(oldCT[9:69], newCT[9:69]) {
+			t.Fatal("rewrap changed the token ciphertext")
+		}
+		// Opens under the new key alone.
+		only := k.Clone()
+		if err := only.Disable(oldID); err != nil {
+			t.Fatal(err)
+		}
+		s2 := newStore(t, env, only)
+		sameTokens(t, mustFind(t, s2, "github", "old"), account("old", "u", "github", "old"))
+		rep2, err := s2.Check(ctx, store.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := rep2.KeyUsage(); u[oldID] != 0 || u[newID] != 6 {
+			t.Fatalf("key usage after rewrap: %v", u)
+		}
+	})
+}
+
+// TestWrongKeyring: a store given another keyring fails clearly at first use.
+func TestWrongKeyring(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		mustUpsert(t, newStore(t, env, genKeyring(t)), account("x", "u", "github", "x"))
+		wrong := newStore(t, env, genKeyring(t))
+		err := wrong.Verify(ctx)
+		wantErr(t, "Verify", err, store.ErrWrongKeyring, accountvault.ErrUnknownKey)
+		_, err = wrong.Upsert(ctx, account("y", "u", "google", "y"))
+		wantErr(t, "first write with the wrong keyring", err, store.ErrWrongKeyring)
+		if n := env.Count(t); n != 1 {
+			t.Fatalf("the wrong keyring wrote a row")
+		}
+		// A wrong table name is caught the same way (every row fails to open).
+		wrongTable, err := store.New(struct{ accountvault.Backend }{env.Backend}, genKeyring(t), store.WithTable("elsewhere"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "wrong table", wrongTable.Verify(ctx), store.ErrWrongKeyring)
+	})
+}
+
+// TestReloadUnderLoad swaps keyring versions while readers and writers run.
+func TestReloadUnderLoad(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		s := newStore(t, env, k)
+		const rows = 8
+		for i := range rows {
+			mustUpsert(t, s, account(string(rune('a'+i)), "u", "p", string(rune('a'+i))))
+		}
+		var stop atomic.Bool
+		var ops atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; !stop.Load(); i++ {
+					id := string(rune('a' + (i+w)%rows))
+					var err error
+					if w%2 == 0 {
+						_, err = s.Upsert(ctx, account(id, "u", "p", id))
+					} else {
+						_, err = s.FindByProvider(ctx, "p", id)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					ops.Add(1)
+				}
+			}()
+		}
+		for range 5 {
+			time.Sleep(30 * time.Millisecond)
+			kc := k.Clone()
+			if _, err := kc.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Reload(kc); err != nil {
+				t.Fatal(err)
+			}
+			k = kc
+		}
+		time.Sleep(30 * time.Millisecond)
+		stop.Store(true)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("during reloads: %v", err)
+		}
+		if ops.Load() == 0 {
+			t.Fatal("no operation ran")
+		}
+		rep, err := s.Check(ctx, store.WalkOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, failed := rep.Totals(); failed != 0 || rep.Rows != rows {
+			t.Fatalf("after reloads: %d rows, %d failures", rep.Rows, failed)
+		}
+		t.Logf("%d operations across 5 reloads", ops.Load())
+	})
+}
+
+// TestLegacyMode: plaintext is refused by default and readable only in
+// legacy-migration mode; EncryptLegacy seals it.
+func TestLegacyMode(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		s := newStore(t, env, k)
+		mustUpsert(t, s, account("l", "u", "github", "l"))
+		env.SetRaw(t, "l", "access_token", []byte("ya29.legacy-plaintext"))
+		_, err := s.FindByProvider(ctx, "github", "l")
+		wantErr(t, "default mode", err, accountvault.ErrLegacyPlaintext)
+
+		legacy := newStore(t, env, k, store.WithLegacyPlaintext())
+		got := mustFind(t, legacy, "github", "l")
+		if got.AccessToken != "ya29.legacy-plaintext" || got.RefreshToken != "rt-l" {
+			t.Fatal("legacy mode did not return the plaintext and the sealed values")
+		}
+		rep, err := s.EncryptLegacy(ctx, store.WalkOptions{})
+		if err != nil || rep.Rewritten != 1 || rep.Sealed != 1 {
+			t.Fatalf("EncryptLegacy: %+v %v", rep, err)
+		}
+		if got := mustFind(t, s, "github", "l"); got.AccessToken != "ya29.legacy-plaintext" {
+			t.Fatal("EncryptLegacy changed the value")
+		}
+		if !envelope.IsSealed(env.Raw(t, "l", "access_token")) {
+			t.Fatal("EncryptLegacy left plaintext")
+		}
+	})
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accountvault/accountvault"
+)
+
+// DefaultBatchSize is the number of rows Rewrap, Check and EncryptLegacy
+// read per page when their options leave it zero.
+const DefaultBatchSize = 500
+
+// MaxReportedFailures bounds how many failing rows a report lists by id;
+// the counts are always complete.
+const MaxReportedFailures = 1000
+
+// Progress is reported after every batch of a walk over the table.
+type Progress struct {
+	Seen      int           // rows read
+	Rewritten int           // rows written (rewrapped, or sealed by EncryptLegacy)
+	Skipped   int           // rows that needed nothing
+	Conflicts int           // rows a concurrent write changed first (it wins; see below)
+	Failed    int           // rows that could not be processed (see Failures)
+	Cursor    string        // the last row id seen: WalkOptions.After resumes after it
+	Elapsed   time.Duration // since the walk started
+}
+
+// RowsPerSecond is the walk's rate so far.
+func (p Progress) RowsPerSecond() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Seen) / p.Elapsed.Seconds()
+}
+
+// WalkOptions configure Rewrap, Check and EncryptLegacy.
+type WalkOptions struct {
+	// BatchSize is the number of rows read per page (default DefaultBatchSize).
+	// Memory use is bounded by it, whatever the size of the table.
+	BatchSize int
+	// After resumes the walk after this row id ("" starts at the beginning).
+	// A walk stopped at any point is also safe to simply run again.
+	After string
+	// Progress, if set, is called after every batch, from the walking goroutine.
+	Progress func(Progress)
+}
+
+func (o WalkOptions) batch() int {
+	if o.BatchSize <= 0 {
+		return DefaultBatchSize
+	}
+	return o.BatchSize
+}
+
+// walk pages through the raw (sealed) rows of the table in id order and
+// calls fn for each. It stops at the first error fn returns, or when ctx is
+// done between batches.
+func (s *Store) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(raw accountvault.Account) error) error {
+	start := time.Now()
+	p.Cursor = o.After
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows, err := s.b.List(ctx, p.Cursor, o.batch())
+		if err != nil {
+			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		for _, r := range rows {
+			p.Seen++
+			if err := fn(r); err != nil {
+				return err
+			}
+			p.Cursor = r.ID
+		}
+		p.Elapsed = time.Since(start)
+		if o.Progress != nil {
+			o.Progress(*p)
+		}
+	}
+}
+
+// Failure names a row (and column, if one) that a walk could not process,
+// and why. It never holds a value.
+type Failure struct {
+	ID     string
+	Column string
+	Err    error
+}
+
+func addFailure(list *[]Failure, err error) {
+	if len(*list) >= MaxReportedFailures {
+		return
+	}
+	var re *accountvault.RowError
+	if errors.As(err, &re) {
+		*list = append(*list, Failure{ID: re.ID, Column: re.Column, Err: re.Err})
+		return
+	}
+	*list = append(*list, Failure{Err: err})
+}
