@@ -134,6 +134,12 @@ func (s *Store) Reload(k *keyring.Keyring) error {
 	return nil
 }
 
+// PrimaryKeyID returns the id of the key-encryption key that new writes use.
+func (s *Store) PrimaryKeyID() uint32 { return s.kek.Load().PrimaryID() }
+
+// KeyIDs returns the ids of the keys the store can open values with.
+func (s *Store) KeyIDs() []uint32 { return s.kek.Load().KeyIDs() }
+
 // Backend returns the backend the store wraps.
 func (s *Store) Backend() accountvault.Backend { return s.b }
 

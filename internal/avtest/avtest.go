@@ -30,6 +30,7 @@ type Env struct {
 	// DBFile is the SQLite database file ("" for Postgres).
 	DBFile string
 
+	reopen   func(t testing.TB) accountvault.Backend
 	exec     func(ctx context.Context, q string, args ...any) (int64, error)
 	queryRow func(ctx context.Context, q string, args ...any) scanner
 }
@@ -74,6 +75,18 @@ func New(t testing.TB, kind string) *Env {
 		t.Cleanup(func() { db.Close() })
 		return &Env{
 			Name: kind, Backend: b, Table: b.Table(), DBFile: path,
+			reopen: func(t testing.TB) accountvault.Backend {
+				b2, err := sqlite.Open(path)
+				if err != nil {
+					t.Fatalf("sqlite.Open: %v", err)
+				}
+				t.Cleanup(func() {
+					if err := b2.Close(); err != nil {
+						t.Errorf("closing sqlite backend: %v", err)
+					}
+				})
+				return b2
+			},
 			exec: func(ctx context.Context, q string, args ...any) (int64, error) {
 				r, err := db.ExecContext(ctx, sqliteParams(q), args...)
 				if err != nil {
@@ -97,6 +110,13 @@ func New(t testing.TB, kind string) *Env {
 		}
 		return &Env{
 			Name: kind, Backend: b, Table: table,
+			reopen: func(t testing.TB) accountvault.Backend {
+				b2, err := postgres.New(pgtest.Pool(t), postgres.WithTable(table))
+				if err != nil {
+					t.Fatalf("postgres.New: %v", err)
+				}
+				return b2
+			},
 			exec: func(ctx context.Context, q string, args ...any) (int64, error) {
 				tag, err := pool.Exec(ctx, q, args...)
 				return tag.RowsAffected(), err
@@ -108,6 +128,13 @@ func New(t testing.TB, kind string) *Env {
 	}
 	t.Fatalf("avtest: unknown backend %q", kind)
 	return nil
+}
+
+// Reopen returns a second backend over the same table through its own
+// connection pool, as another replica of the application would have.
+func (e *Env) Reopen(t testing.TB) accountvault.Backend {
+	t.Helper()
+	return e.reopen(t)
 }
 
 var dollarParam = regexp.MustCompile(`\$(\d+)`)
