@@ -1,0 +1,31 @@
+// Package backendtest is the conformance suite of [accountvault.Backend].
+// Every backend in this module passes it, and a third-party backend can run
+// it from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		backendtest.Run(t, func(t *testing.T) accountvault.Backend {
+//			b := mybackend.New(…) // an empty, freshly migrated table
+//			t.Cleanup(func() {
+//				if err := b.Close(); err != nil {
+//					t.Error(err)
+//				}
+//			})
+//			return b
+//		})
+//	}
+//
+// The suite checks the documented semantics of every method: the upsert
+// key and what it keeps, NULL and byte-exact round trips of the columns,
+// id (byte) order and paging, compare-and-swap, concurrent writers,
+// cancellation, and that every invalid Account is refused with
+// [accountvault.ErrInvalidAccount] with nothing written. Failure messages
+// name fields and lengths, never token or password values.
+//
+// The subtests of [Run] run one after another, and each gets a Backend of
+// its own. The List subtest stores [ListRows] rows through Upsert from four
+// goroutines; the concurrency subtests start 16 writers at once.
+//
+// [Benchmark] measures the common calls of any backend under the same
+// names (BenchmarkXxx/Upsert, /FindByProvider, /FindForUser), so that
+// benchstat compares backends, or versions of one, directly.
+package backendtest

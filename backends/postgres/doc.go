@@ -1,0 +1,31 @@
+// Package postgres stores accountvault Accounts in a Postgres table through
+// pgx (github.com/jackc/pgx/v5) and its pgxpool.
+//
+// [Open] connects a pool of its own and [Backend.Close] closes it; [New]
+// uses the application's *pgxpool.Pool, which the Backend never closes and
+// never bypasses: it opens no connection of its own. Either way, call
+// [Backend.Migrate] once before use: it creates the table, its unique
+// (provider_id, account_id) key and its user_id index, and records the
+// schema version in the table accountvault_schema, under an advisory lock
+// so that replicas starting together do not race.
+//
+// # Storage
+//
+// Tokens are BYTEA (an empty token is NULL); expiry and row times are
+// BIGINT epoch seconds, read back as UTC. The id column is declared
+// COLLATE "C", and every comparison and ORDER BY on it names that
+// collation, so IDs sort in byte order, as List requires and as the SQLite
+// backend sorts them, whatever the database's default collation. Every
+// write is a single statement: Upsert is INSERT … ON CONFLICT (provider_id,
+// account_id) DO UPDATE … RETURNING, and CompareAndSwap one UPDATE whose
+// WHERE clause is the comparison (IS NOT DISTINCT semantics: NULL equals
+// an empty value).
+//
+// # Concurrency and errors
+//
+// A Backend is safe for concurrent use; it holds a pooled connection only
+// for the duration of one call. pgx prepares and caches each statement per
+// connection. Errors wrap pgx's error and, once the context is done, the
+// context's error; pgx reports server errors without the bound values, so
+// no token or password hash reaches an error message.
+package postgres
