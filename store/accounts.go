@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
@@ -196,20 +197,34 @@ func (s *Store) openAll(raw []accountvault.Account) ([]accountvault.Account, err
 	return out, errors.Join(errs...)
 }
 
+// tokens returns a's three tokens as byte slices that alias the strings'
+// memory: no copy of a token (sealed or plaintext) is made on the hot path.
+// The slices must only be read: the envelope package never writes to its
+// inputs, and nothing in this package does either.
 func tokens(a *accountvault.Account) envelope.Fields {
 	var f envelope.Fields
 	for c, v := range [...]accountvault.Secret{a.AccessToken, a.RefreshToken, a.IDToken} {
 		if v != "" {
-			f[c] = []byte(v.Reveal())
+			f[c] = unsafe.Slice(unsafe.StringData(v.Reveal()), len(v))
 		}
 	}
 	return f
 }
 
+// setTokens stores f in a's tokens without copying. The slices become the
+// strings' memory, so they must not be written afterwards: envelope
+// results are fresh allocations that nothing else holds.
 func setTokens(a *accountvault.Account, f envelope.Fields) {
-	a.AccessToken = accountvault.Secret(f[envelope.AccessToken])
-	a.RefreshToken = accountvault.Secret(f[envelope.RefreshToken])
-	a.IDToken = accountvault.Secret(f[envelope.IDToken])
+	a.AccessToken = secretOf(f[envelope.AccessToken])
+	a.RefreshToken = secretOf(f[envelope.RefreshToken])
+	a.IDToken = secretOf(f[envelope.IDToken])
+}
+
+func secretOf(b []byte) accountvault.Secret {
+	if len(b) == 0 {
+		return ""
+	}
+	return accountvault.Secret(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 func fieldName(c envelope.Column) string {
