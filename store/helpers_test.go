@@ -124,3 +124,5 @@ func noSecretIn(t testing.TB, what, s string, secrets ...string) {
 }
 
 func errString(err error) string { return fmt.Sprint(err) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
