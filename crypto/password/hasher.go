@@ -1,0 +1,191 @@
+package password
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+)
+
+// A Hasher hashes passwords with argon2id under a [Policy], and verifies
+// them against stored hashes: argon2id PHC strings within its [Bounds], and
+// the formats of its legacy verifiers. Every hash computation runs under a
+// memory-weighted concurrency limit.
+//
+// A Hasher is safe for concurrent use; make one per process and share it.
+type Hasher struct {
+	policy    Policy
+	bounds    Bounds
+	lim       *limiter
+	argon2id  argon2idVerifier
+	verifiers []Verifier // argon2id first, then WithVerifier ones, then legacy
+	dummy     string     // argon2id PHC string under policy, matching no password
+}
+
+// New returns a Hasher. Without options it uses [DefaultPolicy],
+// [DefaultBounds], a limiter of runtime.GOMAXPROCS(0) hashes of the
+// policy's memory, and the legacy verifiers [BetterAuthScrypt] and
+// Bcrypt([DefaultBcryptMaxCost]).
+//
+// New does no hashing: the dummy hash used by [Hasher.VerifyDummy] is a
+// random salt and tag under the policy's parameters. An invalid policy,
+// bounds or option is an error wrapping [ErrInvalidConfig].
+func New(opts ...Option) (*Hasher, error) {
+	c := config{policy: DefaultPolicy, bounds: DefaultBounds}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	if err := c.bounds.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.policy.validate(c.bounds); err != nil {
+		return nil, err
+	}
+	n := c.concurrency
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if int64(n) > math.MaxInt64/int64(c.policy.Memory) {
+		return nil, fmt.Errorf("%w: concurrency %d too large", ErrInvalidConfig, n)
+	}
+	dummy, err := dummyPHC(c.policy)
+	if err != nil {
+		return nil, err
+	}
+
+	h := &Hasher{
+		policy:   c.policy,
+		bounds:   c.bounds,
+		lim:      newLimiter(int64(n) * int64(c.policy.Memory)),
+		argon2id: argon2idVerifier{bounds: c.bounds},
+		dummy:    dummy,
+	}
+	h.verifiers = append(h.verifiers, h.argon2id)
+	h.verifiers = append(h.verifiers, c.verifiers...)
+	if !c.noLegacy {
+		h.verifiers = append(h.verifiers, BetterAuthScrypt(), Bcrypt(DefaultBcryptMaxCost))
+	}
+	return h, nil
+}
+
+// Policy returns the policy of the hashes h writes.
+func (h *Hasher) Policy() Policy { return h.policy }
+
+// Hash returns the argon2id PHC string of password under h's policy, with a
+// fresh random salt: $argon2id$v=19$m=<KiB>,t=<time>,p=<threads>$<salt>$<hash>.
+//
+// The password must be 1 to [MaxPasswordLen] bytes, as given and after NFKC
+// normalisation (it is the normalised form that is hashed); otherwise the
+// error wraps [ErrPasswordEmpty] or [ErrPasswordTooLong]. Hash waits for
+// room in the limiter; if ctx is done first it returns ctx's error,
+// wrapped.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	pw, err := normalize(password)
+	if err != nil {
+		return "", err
+	}
+	var out string
+	_, err = h.run(ctx, int64(h.policy.Memory), func() (bool, error) {
+		out, err = hashArgon2id(pw, h.policy)
+		return false, err
+	})
+	return out, err
+}
+
+// Verify reports whether password matches stored, and, if it does, whether
+// stored should be replaced by a fresh [Hasher.Hash] of password: because
+// it is an argon2id hash whose parameters (memory, time, threads, salt or
+// hash length) differ from h's policy, weaker or stronger, or because it is
+// in a legacy format. needsUpgrade is false when match is false.
+//
+// The comparison is constant-time. A stored hash that no verifier
+// recognises, or that is malformed, is an error wrapping [ErrMalformedHash];
+// one whose parameters exceed h's bounds, an error wrapping [ErrHashBounds];
+// in both cases no hashing is done. A password of the wrong length is an
+// error as for Hash (and, for bcrypt, one longer than 72 bytes). Verify
+// waits for room in the limiter, reserving the memory the stored hash asks
+// for (at most the whole capacity); if ctx is done first it returns ctx's
+// error, wrapped. A mismatch is not an error.
+//
+// For an unknown user call [Hasher.VerifyDummy] instead, so that the two
+// cases cost the same.
+func (h *Hasher) Verify(ctx context.Context, password, stored string) (match, needsUpgrade bool, err error) {
+	if err := checkLen(password); err != nil {
+		return false, false, err
+	}
+	v := h.verifierFor(stored)
+	if v == nil {
+		return false, false, fmt.Errorf("%w: not a recognised password hash format", ErrMalformedHash)
+	}
+	cost, err := v.Cost(stored)
+	if err != nil {
+		return false, false, err
+	}
+	match, err = h.run(ctx, cost, func() (bool, error) { return v.Verify(password, stored) })
+	if err != nil || !match {
+		return false, false, err
+	}
+	if _, ok := v.(argon2idVerifier); ok {
+		return true, h.NeedsUpgrade(stored), nil
+	}
+	return true, true, nil
+}
+
+// VerifyDummy does the work of a Verify that fails, for a user that does not
+// exist: the same password checks, then one argon2id computation with h's
+// policy, under the same limiter, against a hash made at construction that
+// no password matches. Calling it where a real user's hash would be
+// verified makes an unknown user cost the same as a wrong password (for
+// users whose hash has h's policy).
+//
+// It returns nil, or the error Verify would have returned for the password
+// (empty, too long) or the context.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, h.dummy)
+	return err
+}
+
+// NeedsUpgrade reports whether stored is anything other than a well-formed
+// argon2id hash, within h's bounds, with exactly h's policy: that is,
+// whether it should be replaced after the next successful Verify. It does
+// no hashing.
+func (h *Hasher) NeedsUpgrade(stored string) bool {
+	p, err := parsePHC(stored, h.bounds)
+	return err != nil || !p.matches(h.policy)
+}
+
+// Recognized reports whether stored is a password hash that h can verify:
+// in a recognised format, well-formed and within bounds. It does no
+// hashing. A store uses it to refuse writing anything else, such as a
+// plaintext password, to a password column.
+func (h *Hasher) Recognized(stored string) bool {
+	v := h.verifierFor(stored)
+	if v == nil {
+		return false
+	}
+	_, err := v.Cost(stored)
+	return err == nil
+}
+
+// run calls f holding kib KiB of the limiter.
+func (h *Hasher) run(ctx context.Context, kib int64, f func() (bool, error)) (bool, error) {
+	release, err := h.lim.acquire(ctx, kib)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return f()
+}
+
+// verifierFor returns the first verifier that recognises stored, or nil.
+func (h *Hasher) verifierFor(stored string) Verifier {
+	for _, v := range h.verifiers {
+		if v.Recognize(stored) {
+			return v
+		}
+	}
+	return nil
+}

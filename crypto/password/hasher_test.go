@@ -1,0 +1,362 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var phcRE = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
+
+// TestPackageHash checks the package-level functions and the default
+// policy's output format.
+func TestPackageHash(t *testing.T) {
+	stored, err := Hash("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !phcRE.MatchString(stored) {
+		t.Fatalf("Hash wrote a string of %d bytes not in the DefaultPolicy PHC format", len(stored))
+	}
+	match, upgrade, err := Verify("correct horse battery staple", stored)
+	if err != nil || !match || upgrade {
+		t.Fatalf("Verify = %v, %v, %v; want a match needing no upgrade", match, upgrade, err)
+	}
+	match, upgrade, err = Verify("correct horse battery stapler", stored)
+	if err != nil || match || upgrade {
+		t.Fatalf("wrong password: Verify = %v, %v, %v", match, upgrade, err)
+	}
+	if _, err := Hash(""); !errors.Is(err, ErrPasswordEmpty) {
+		t.Fatalf("Hash(\"\") = %v", err)
+	}
+}
+
+func TestHashSaltsDiffer(t *testing.T) {
+	h := newHasher(t, WithPolicy(smallPolicy))
+	seen := map[string]bool{}
+	for range 20 {
+		s, err := h.Hash(context.Background(), "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := parsePHC(s, DefaultBounds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.matches(smallPolicy) || h.NeedsUpgrade(s) {
+			t.Fatal("a fresh hash does not have the Hasher's policy")
+		}
+		if seen[string(p.salt)] {
+			t.Fatal("two hashes share a salt")
+		}
+		seen[string(p.salt)] = true
+	}
+}
+
+func TestPasswordLength(t *testing.T) {
+	log := watchKDF(t)
+	ctx := context.Background()
+	h := newHasher(t, WithPolicy(smallPolicy))
+	stored, err := h.Hash(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		pw   string
+		want error
+	}{
+		{"empty", "", ErrPasswordEmpty},
+		{"MaxPasswordLen+1", strings.Repeat("a", MaxPasswordLen+1), ErrPasswordTooLong},
+		{"1 MiB", strings.Repeat("a", 1<<20), ErrPasswordTooLong},
+		// 1000 × U+FDFA: 3000 bytes as given, 33000 after NFKC.
+		{"expands under NFKC", strings.Repeat("\uFDFA", 1000), ErrPasswordTooLong},
+	} {
+		log.reset()
+		if _, err := h.Hash(ctx, tc.pw); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Hash: got %v, want %v", tc.name, err, tc.want)
+		}
+		if _, _, err := h.Verify(ctx, tc.pw, stored); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify: got %v, want %v", tc.name, err, tc.want)
+		}
+		if err := h.VerifyDummy(ctx, tc.pw); !errors.Is(err, tc.want) {
+			t.Errorf("%s: VerifyDummy: got %v, want %v", tc.name, err, tc.want)
+		}
+		if log.count() != 0 {
+			t.Errorf("%s: %d key derivations ran", tc.name, log.count())
+		}
+	}
+	// The limits themselves are accepted and nothing is truncated.
+	long := strings.Repeat("a", MaxPasswordLen)
+	s, err := h.Hash(ctx, long)
+	if err != nil {
+		t.Fatalf("MaxPasswordLen bytes: %v", err)
+	}
+	if match, _, err := h.Verify(ctx, long, s); err != nil || !match {
+		t.Fatalf("MaxPasswordLen bytes: Verify = %v, %v", match, err)
+	}
+	if match, _, err := h.Verify(ctx, long[:MaxPasswordLen-1]+"b", s); err != nil || match {
+		t.Fatalf("last byte changed: Verify = %v, %v", match, err)
+	}
+	if _, err := h.Hash(ctx, strings.Repeat("\uFDFA", 124)); err != nil { // 372 -> 4092 bytes
+		t.Fatalf("expands to just under the limit: %v", err)
+	}
+}
+
+func TestNFKC(t *testing.T) {
+	ctx := context.Background()
+	h := newHasher(t, WithPolicy(smallPolicy))
+	for _, tc := range []struct{ a, b string }{
+		{"\uFB01", "fi"},
+		{"caf\u00e9", "cafe\u0301"},
+		{"ＰＡＳＳ", "PASS"},
+		{"x\u00a0y", "x y"},
+		{"\u2126", "\u03a9"}, // OHM SIGN, GREEK CAPITAL OMEGA
+	} {
+		s, err := h.Hash(ctx, tc.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if match, _, err := h.Verify(ctx, tc.b, s); err != nil || !match {
+			t.Errorf("%q hashed, %q does not verify: %v", tc.a, tc.b, err)
+		}
+	}
+	s, err := h.Hash(ctx, "pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if match, _, _ := h.Verify(ctx, "PASS", s); match {
+		t.Error("case is folded")
+	}
+}
+
+// TestNeedsUpgrade checks upgrade detection for each parameter of the
+// policy, in both directions, and for legacy formats.
+func TestNeedsUpgrade(t *testing.T) {
+	ctx := context.Background()
+	pol := Policy{Memory: 128, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32}
+	h := newHasher(t, WithPolicy(pol))
+	variants := map[string]Policy{
+		"same":       pol,
+		"less m":     {Memory: 64, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32},
+		"more m":     {Memory: 256, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32},
+		"less t":     {Memory: 128, Time: 1, Threads: 2, SaltLen: 16, KeyLen: 32},
+		"more t":     {Memory: 128, Time: 3, Threads: 2, SaltLen: 16, KeyLen: 32},
+		"less p":     {Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32},
+		"more p":     {Memory: 128, Time: 2, Threads: 4, SaltLen: 16, KeyLen: 32},
+		"short salt": {Memory: 128, Time: 2, Threads: 2, SaltLen: 8, KeyLen: 32},
+		"long salt":  {Memory: 128, Time: 2, Threads: 2, SaltLen: 32, KeyLen: 32},
+		"short key":  {Memory: 128, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 16},
+		"long key":   {Memory: 128, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 64},
+	}
+	for name, p := range variants {
+		other := newHasher(t, WithPolicy(p))
+		s, err := other.Hash(ctx, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := name != "same"
+		if got := h.NeedsUpgrade(s); got != want {
+			t.Errorf("%s: NeedsUpgrade = %v, want %v", name, got, want)
+		}
+		match, upgrade, err := h.Verify(ctx, "password", s)
+		if err != nil || !match || upgrade != want {
+			t.Errorf("%s: Verify = %v, %v, %v; want true, %v, nil", name, match, upgrade, err, want)
+		}
+		// A mismatch never asks for an upgrade.
+		if match, upgrade, err := h.Verify(ctx, "passwort", s); err != nil || match || upgrade {
+			t.Errorf("%s: wrong password: Verify = %v, %v, %v", name, match, upgrade, err)
+		}
+	}
+	for name, s := range map[string]string{
+		"bcrypt":    "$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba",
+		"scrypt":    readVectors(t, "testdata/scrypt-betterauth.txt")[0].fields[0],
+		"malformed": "$argon2id$v=19$m=128",
+		"plaintext": "password",
+		"empty":     "",
+	} {
+		if !h.NeedsUpgrade(s) {
+			t.Errorf("%s: NeedsUpgrade is false", name)
+		}
+	}
+}
+
+// TestVerifyDummy checks that VerifyDummy does the argon2id work of a real
+// Verify under the policy: the same number of derivations, with the same
+// parameters.
+func TestVerifyDummy(t *testing.T) {
+	ctx := context.Background()
+	for _, pol := range []Policy{smallPolicy, {Memory: 256, Time: 3, Threads: 4, SaltLen: 24, KeyLen: 48}} {
+		h := newHasher(t, WithPolicy(pol))
+		stored, err := h.Hash(ctx, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := watchKDF(t)
+		if _, _, err := h.Verify(ctx, "wrong password", stored); err != nil {
+			t.Fatal(err)
+		}
+		real := log.snapshot()
+		log.reset()
+		if err := h.VerifyDummy(ctx, "wrong password"); err != nil {
+			t.Fatal(err)
+		}
+		dummy := log.snapshot()
+		if len(real) != 1 || len(dummy) != len(real) || dummy[0] != real[0] {
+			t.Fatalf("Verify derived %+v, VerifyDummy %+v", real, dummy)
+		}
+		want := kdfCall{alg: "argon2id", memory: pol.Memory, time: pol.Time, threads: pol.Threads, keyLen: pol.KeyLen, saltLen: int(pol.SaltLen)}
+		if dummy[0] != want {
+			t.Fatalf("VerifyDummy derived %+v, want %+v", dummy[0], want)
+		}
+		// No password matches the dummy hash; the obvious candidates don't.
+		for _, pw := range []string{"password", "", "dummy"} {
+			if match, _, _ := h.Verify(ctx, pw, h.dummy); match {
+				t.Fatal("a password matches the dummy hash")
+			}
+		}
+		observer.Store(nil)
+	}
+}
+
+func TestRecognized(t *testing.T) {
+	h := newHasher(t, WithPolicy(smallPolicy))
+	strict := newHasher(t, WithPolicy(smallPolicy), WithoutLegacyVerifiers())
+	scrypt := readVectors(t, "testdata/scrypt-betterauth.txt")[0].fields[0]
+	const bcrypt = "$2y$10$ydRQnAmOIvXU05kQXYcnEuiBhO0X8sIhtz4hrOFBXWh7dDAhVi/lK"
+	for _, tc := range []struct {
+		in             string
+		legacy, strict bool
+	}{
+		{good, true, true},
+		{h.dummy, true, true},
+		{scrypt, true, false},
+		{bcrypt, true, false},
+		{"hunter2", false, false},
+		{"", false, false},
+		{"correct horse battery staple", false, false},
+		{withParams("m=1048576,t=2,p=1"), false, false}, // out of bounds
+		{good + "$x", false, false},
+		{"$2x$" + bcrypt[4:], false, false},
+		{strings.ToUpper(scrypt), false, false},
+	} {
+		if got := h.Recognized(tc.in); got != tc.legacy {
+			t.Errorf("input of %d bytes: Recognized = %v, want %v", len(tc.in), got, tc.legacy)
+		}
+		if got := strict.Recognized(tc.in); got != tc.strict {
+			t.Errorf("input of %d bytes: without legacy verifiers, Recognized = %v, want %v", len(tc.in), got, tc.strict)
+		}
+	}
+	if _, _, err := strict.Verify(context.Background(), "password", bcrypt); !errors.Is(err, ErrMalformedHash) {
+		t.Errorf("bcrypt without legacy verifiers: got %v, want ErrMalformedHash", err)
+	}
+}
+
+// prefixVerifier is an application's own format for TestWithVerifier:
+// "plain$" followed by the password. It is deliberately trivial.
+type prefixVerifier struct{ kib int64 }
+
+func (prefixVerifier) Recognize(s string) bool { return strings.HasPrefix(s, "plain$") }
+func (v prefixVerifier) Cost(s string) (int64, error) {
+	if len(s) == len("plain$") {
+		return 0, ErrMalformedHash
+	}
+	return v.kib, nil
+}
+func (prefixVerifier) Verify(pw, s string) (bool, error) { return s == "plain$"+pw, nil }
+
+func TestWithVerifier(t *testing.T) {
+	ctx := context.Background()
+	h := newHasher(t, WithPolicy(smallPolicy), WithVerifier(prefixVerifier{kib: 1}))
+	if !h.Recognized("plain$x") || h.Recognized("plain$") {
+		t.Fatal("Recognized does not consult the added verifier")
+	}
+	match, upgrade, err := h.Verify(ctx, "x", "plain$x")
+	if err != nil || !match || !upgrade {
+		t.Fatalf("Verify = %v, %v, %v; want a match needing upgrade", match, upgrade, err)
+	}
+	if match, upgrade, err := h.Verify(ctx, "y", "plain$x"); err != nil || match || upgrade {
+		t.Fatalf("wrong password: Verify = %v, %v, %v", match, upgrade, err)
+	}
+	if _, _, err := h.Verify(ctx, "x", "plain$"); !errors.Is(err, ErrMalformedHash) {
+		t.Fatalf("malformed: got %v", err)
+	}
+	// Its cost is reserved (clamped to the capacity): a verifier claiming
+	// more than the capacity still runs.
+	huge := newHasher(t, WithPolicy(smallPolicy), WithConcurrency(1), WithVerifier(prefixVerifier{kib: 1 << 40}))
+	if match, _, err := huge.Verify(ctx, "x", "plain$x"); err != nil || !match {
+		t.Fatalf("cost above capacity: Verify = %v, %v", match, err)
+	}
+}
+
+func TestNewInvalidConfig(t *testing.T) {
+	for name, opts := range map[string][]Option{
+		"concurrency 0":        {WithConcurrency(0)},
+		"concurrency -1":       {WithConcurrency(-1)},
+		"nil verifier":         {WithVerifier(nil)},
+		"zero bounds":          {WithBounds(Bounds{})},
+		"zero policy":          {WithPolicy(Policy{})},
+		"policy m < 8p":        {WithPolicy(Policy{Memory: 15, Time: 1, Threads: 2, SaltLen: 16, KeyLen: 32})},
+		"policy salt 7":        {WithPolicy(Policy{Memory: 64, Time: 1, Threads: 1, SaltLen: 7, KeyLen: 32})},
+		"policy salt 2^32-1":   {WithPolicy(Policy{Memory: 64, Time: 1, Threads: 1, SaltLen: 1<<32 - 1, KeyLen: 32})},
+		"policy key 65":        {WithPolicy(Policy{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 65})},
+		"policy t above":       {WithPolicy(Policy{Memory: 64, Time: 11, Threads: 1, SaltLen: 16, KeyLen: 32})},
+		"policy m above":       {WithPolicy(Policy{Memory: 1 << 20, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})},
+		"concurrency overflow": {WithConcurrency(1 << 62)},
+	} {
+		if _, err := New(opts...); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: New returned %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	for name, p := range map[string]Policy{"default": DefaultPolicy, "owasp": OWASPPolicy} {
+		h, err := New(WithPolicy(p))
+		if err != nil || h.Policy() != p {
+			t.Errorf("%s: New = %v", name, err)
+		}
+	}
+	if DefaultPolicy != (Policy{Memory: 65536, Time: 3, Threads: 4, SaltLen: 16, KeyLen: 32}) ||
+		OWASPPolicy != (Policy{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}) ||
+		DefaultBounds != (Bounds{MaxMemory: 262144, MaxTime: 10, MaxThreads: 16}) {
+		t.Fatal("a published policy or bound changed")
+	}
+}
+
+// TestErrorsDoNotLeak collects the errors of every failing path and checks
+// none contains the password or a recognisable part of the stored hash.
+func TestErrorsDoNotLeak(t *testing.T) {
+	const pw = "Sup3r-Secret-Passw0rd"
+	h := newHasher(t, WithPolicy(smallPolicy), WithVerifier(Bcrypt(4)))
+	scrypt := readVectors(t, "testdata/scrypt-betterauth.txt")[0].fields[0]
+	const bcrypt = "$2b$10$Ue3Sb1Yw8R6iqD2P0zmhYefq46oDEap/MhH0xXmCjV81T51Jy8Mue"
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	cases := []struct {
+		ctx      context.Context
+		pw       string
+		stored   string
+		needles  []string
+		sentinel error
+	}{
+		{context.Background(), pw, strings.ToUpper(scrypt), []string{scrypt[:16], strings.ToUpper(scrypt[40:60])}, ErrMalformedHash},
+		{context.Background(), pw, scrypt[:100], []string{scrypt[:16], scrypt[40:60]}, ErrMalformedHash},
+		{context.Background(), pw, bcrypt, []string{"Ue3Sb1Yw8R6iqD2P", "MhH0xXmCjV81T51J"}, ErrHashBounds},
+		{context.Background(), pw, "$2x$" + bcrypt[4:], []string{"Ue3Sb1Yw8R6iqD2P", "MhH0xXmCjV81T51J"}, ErrMalformedHash},
+		{context.Background(), pw + strings.Repeat("!", 80), "$2b$04" + bcrypt[6:], []string{"Ue3Sb1Yw8R6iqD2P"}, ErrPasswordTooLong},
+		{context.Background(), pw + strings.Repeat("!", MaxPasswordLen), good, []string{goodSalt}, ErrPasswordTooLong},
+		{context.Background(), pw, "plaintext " + pw, nil, ErrMalformedHash},
+		{cancelled, pw, good, []string{goodSalt, goodHash[:16]}, context.Canceled},
+	}
+	for i, tc := range cases {
+		_, _, err := h.Verify(tc.ctx, tc.pw, tc.stored)
+		if !errors.Is(err, tc.sentinel) {
+			t.Fatalf("case %d: got %v, want %v", i, err, tc.sentinel)
+		}
+		for _, s := range append(tc.needles, pw) {
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("case %d: the error (%d bytes) contains part of a secret", i, len(err.Error()))
+			}
+		}
+	}
+}
