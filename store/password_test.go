@@ -14,6 +14,7 @@ import (
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/password"
 	"github.com/accountvault/accountvault/internal/avtest"
+	"github.com/accountvault/accountvault/internal/kdftrace"
 	"github.com/accountvault/accountvault/store"
 )
 
@@ -220,4 +221,37 @@ func TestPasswordUpgradeFailureKeepsLogin(t *testing.T) {
 			t.Fatal("the hash changed although the upgrade write failed")
 		}
 	})
+}
+
+// TestUnknownUserCostsTheSame counts argon2id derivations, with their
+// parameters, through the hashing hook: a login for an unknown user, for a
+// user without a credential row, for a row without a password, and a wrong
+// password for a real user each do exactly one argon2id derivation with the
+// policy's parameters.
+func TestUnknownUserCostsTheSame(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t))
+	if err := s.SetPassword(ctx, "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, s, account("gh", "bob", "github", "bob-gh"))
+	mustUpsert(t, s, accountvault.Account{ID: "c", UserID: "carol", ProviderID: accountvault.ProviderCredential, AccountID: "carol"})
+
+	var mu sync.Mutex
+	var calls []kdftrace.Call
+	kdftrace.Set(func(c kdftrace.Call) { mu.Lock(); calls = append(calls, c); mu.Unlock() })
+	t.Cleanup(func() { kdftrace.Set(nil) })
+	want := kdftrace.Call{Alg: "argon2id", Memory: testPolicy.Memory, Time: testPolicy.Time, Threads: testPolicy.Threads}
+	for _, user := range []string{"alice", "nobody", "bob", "carol"} {
+		mu.Lock()
+		calls = nil
+		mu.Unlock()
+		verify(t, s, user, "wrong password", false)
+		mu.Lock()
+		got := calls
+		mu.Unlock()
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("login as %s: derivations %+v, want exactly [%+v]", user, got, want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/accountvault/accountvault/internal/kdftrace"
 )
 
 // This file holds the only calls to a password-hashing function in the
@@ -34,6 +36,7 @@ type kdfObserver struct {
 var observer atomic.Pointer[kdfObserver]
 
 func observe(c kdfCall) (done func()) {
+	kdftrace.Note(kdftrace.Call{Alg: c.alg, Memory: c.memory, Time: c.time, Threads: c.threads})
 	o := observer.Load()
 	if o == nil {
 		return func() {}
