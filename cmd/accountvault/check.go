@@ -1,0 +1,235 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/keyring"
+	"github.com/accountvault/accountvault/store"
+)
+
+func (c *cli) checkCmd() *cobra.Command {
+	var (
+		f      dbFlags
+		batch  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check --db DB [--table T]",
+		Short: "Open every sealed value and count values per key",
+		Long: `check reads every row of the table and opens every sealed token with the
+keyring. It prints, per column, how many values are empty, legacy plaintext,
+sealed, or failing to open, and per key id how many values name it: a key
+that shows 0 values protects nothing and can be disabled. Failing values are
+listed by row id and column, never by value. check writes nothing.
+
+A keyring that cannot open the table does not stop the report: its values
+are counted as failing. check exits 1 if any value fails to open, 0
+otherwise (legacy plaintext values are reported, not failures: see
+'migrate').
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
+			k, _, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			ctx := c.sig
+			d, err := c.openDB(ctx, f, false)
+			if err != nil {
+				return err
+			}
+			defer closeDB(d, &err)
+			if err := probeTable(ctx, d); err != nil {
+				return err
+			}
+			s, err := c.newStore(d, k)
+			if err != nil {
+				return err
+			}
+			prog := c.newProgress("check", -1, func(p store.Progress) string {
+				return fmt.Sprintf("check: %d rows seen, %.0f rows/s", p.Seen, p.RowsPerSecond())
+			})
+			rep, err := s.Check(ctx, store.WalkOptions{BatchSize: batch, Progress: prog.update})
+			prog.finish()
+			if err != nil {
+				if c.interrupted() {
+					fmt.Fprintf(c.stderr, "check: interrupted after %s: no report\n", plural(rep.Rows, "row"))
+					return errInterrupted
+				}
+				return fmt.Errorf("check stopped after %s: %w", plural(rep.Rows, "row"), err)
+			}
+			cr := newCheckResult(d.table, k, rep)
+			if asJSON {
+				enc := json.NewEncoder(c.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(cr); err != nil {
+					return err
+				}
+			} else if err := cr.print(c.stdout); err != nil {
+				return err
+			}
+			if cr.Totals.Failed > 0 {
+				msg := fmt.Sprintf("check: %s failed to open", plural(cr.Totals.Failed, "value"))
+				if err := missingKeys(k, rep.KeyUsage()); err != nil {
+					msg += " (" + err.Error() + ")"
+				}
+				return failedErr(errors.New(msg))
+			}
+			return nil
+		}),
+	}
+	f.add(cmd, true)
+	cmd.Flags().IntVar(&batch, "batch", store.DefaultBatchSize, "rows read per batch")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// checkResult is the report check prints (as text, or as JSON).
+type checkResult struct {
+	Table   string         `json:"table"`
+	Rows    int            `json:"rows"`
+	Columns []columnResult `json:"columns"`
+	Keys    []keyResult    `json:"keys"`
+	Totals  struct {
+		Sealed int `json:"sealed"`
+		Legacy int `json:"legacy"`
+		Failed int `json:"failed"`
+	} `json:"totals"`
+	Failures []failureResult `json:"failures"`
+	// FailuresTruncated is set when more values failed than are listed.
+	FailuresTruncated bool `json:"failures_truncated"`
+}
+
+type columnResult struct {
+	Column string         `json:"column"`
+	Empty  int            `json:"empty"`
+	Legacy int            `json:"legacy"`
+	Sealed map[string]int `json:"sealed"` // by key id
+	Failed map[string]int `json:"failed"` // by key id (0: unparseable)
+	sums   [2]int         // sealed, failed
+}
+
+type keyResult struct {
+	ID uint32 `json:"id"`
+	// Status is the key's status in the keyring, or "not in keyring".
+	Status string `json:"status"`
+	// Values is the number of values that name the key, opened or not.
+	Values int `json:"values"`
+	Failed int `json:"failed"`
+}
+
+type failureResult struct {
+	ID     string `json:"id"`
+	Column string `json:"column,omitempty"`
+	Kind   string `json:"kind"`
+	Error  string `json:"error"`
+}
+
+func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *checkResult {
+	r := &checkResult{Table: table, Rows: rep.Rows, Failures: []failureResult{}}
+	r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed = rep.Totals()
+	failedByKey := map[uint32]int{}
+	for _, col := range rep.Columns {
+		cr := columnResult{Column: col.Column, Empty: col.Empty, Legacy: col.Legacy,
+			Sealed: map[string]int{}, Failed: map[string]int{}}
+		for id, n := range col.Sealed {
+			cr.Sealed[strconv.FormatUint(uint64(id), 10)] = n
+			cr.sums[0] += n
+		}
+		for id, n := range col.Failed {
+			cr.Failed[strconv.FormatUint(uint64(id), 10)] = n
+			cr.sums[1] += n
+			failedByKey[id] += n
+		}
+		r.Columns = append(r.Columns, cr)
+	}
+	usage := rep.KeyUsage()
+	inKeyring := map[uint32]bool{}
+	for _, ki := range k.Keys() {
+		inKeyring[ki.ID] = true
+		r.Keys = append(r.Keys, keyResult{ID: ki.ID, Status: ki.Status.String(), Values: usage[ki.ID], Failed: failedByKey[ki.ID]})
+	}
+	for _, id := range sortedIDs(usage) {
+		if !inKeyring[id] {
+			status := "not in keyring"
+			if id == 0 {
+				status = "malformed values"
+			}
+			r.Keys = append(r.Keys, keyResult{ID: id, Status: status, Values: usage[id], Failed: failedByKey[id]})
+		}
+	}
+	for _, f := range rep.Failures {
+		r.Failures = append(r.Failures, failureResult{ID: f.ID, Column: f.Column, Kind: errorKind(f.Err), Error: errString(f.Err)})
+	}
+	r.FailuresTruncated = len(rep.Failures) < r.Totals.Failed
+	return r
+}
+
+func (r *checkResult) print(w io.Writer) error {
+	fmt.Fprintf(w, "table %q: %s\n", r.Table, plural(r.Rows, "row"))
+	fmt.Fprintf(w, "  %-14s %8s %8s %8s %8s\n", "column", "empty", "legacy", "sealed", "failed")
+	for _, col := range r.Columns {
+		fmt.Fprintf(w, "  %-14s %8d %8d %8d %8d\n", col.Column, col.Empty, col.Legacy, col.sums[0], col.sums[1])
+	}
+	fmt.Fprintln(w, "values per key:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, kr := range r.Keys {
+		failed := ""
+		if kr.Failed > 0 {
+			failed = fmt.Sprintf(" (%d failed)", kr.Failed)
+		}
+		fmt.Fprintf(tw, "  key %d\t%s\t%s%s\n", kr.ID, kr.Status, plural(kr.Values, "value"), failed)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "totals: %d sealed, %d legacy, %d failed\n", r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed)
+	if r.Totals.Legacy > 0 {
+		fmt.Fprintf(w, "note: legacy plaintext values: %d; seal them with 'accountvault migrate'\n", r.Totals.Legacy)
+	}
+	if len(r.Failures) == 0 {
+		return nil
+	}
+	if r.FailuresTruncated {
+		fmt.Fprintf(w, "failures (first %d of %d):\n", len(r.Failures), r.Totals.Failed)
+	} else {
+		fmt.Fprintln(w, "failures:")
+	}
+	for _, f := range r.Failures {
+		col := f.Column
+		if col == "" {
+			col = "-"
+		}
+		fmt.Fprintf(w, "  row %q %s: %s: %s\n", f.ID, col, f.Kind, f.Error)
+	}
+	return nil
+}
+
+// errorKind names the class of a failure to open.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, accountvault.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, accountvault.ErrLegacyPlaintext):
+		return "legacy_plaintext"
+	case errors.Is(err, accountvault.ErrDecrypt):
+		return "decrypt"
+	}
+	return "other"
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestHelp runs --help on every command: it exits 0 and documents the exit
+// codes.
+func TestHelp(t *testing.T) {
+	var walk func(path []string, cmd *cobra.Command)
+	walk = func(path []string, cmd *cobra.Command) {
+		t.Run(strings.Join(append(path, "help"), "/"), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(append(path[1:], "--help"), &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			for _, want := range []string{"Usage:", "Exit codes:", "2    usage or configuration error"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("help lacks %q", want)
+				}
+			}
+		})
+		for _, sub := range cmd.Commands() {
+			if sub.Name() != "help" {
+				walk(append(path, sub.Name()), sub)
+			}
+		}
+	}
+	walk([]string{"accountvault"}, (&cli{}).rootCmd())
+}
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		word string
+		want string
+	}{{0, "row", "0 rows"}, {1, "row", "1 row"}, {2, "value", "2 values"}, {3, "entry", "3 entries"}} {
+		if got := plural(tc.n, tc.word); got != tc.want {
+			t.Errorf("plural(%d, %q) = %q, want %q", tc.n, tc.word, got, tc.want)
+		}
+	}
+}
+
+func TestRedactDB(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db":   "postgres://u:xxxxx@h:5432/db",
+		"postgresql://u@h/db":         "postgresql://u@h/db",
+		"accounts.db":                 "accounts.db",
+		"postgres://u:p%zz@h/db":      "postgres://xxxxx@h/db",
+		"postgres://h/db?password=pw": "postgres://h/db?password=xxxxx",
+		"postgres://u:pw@h:bad/db?sslmode=disable&sslpassword=pw2": "postgres://xxxxx@h:bad/db?sslmode=disable&sslpassword=xxxxx",
+		"postgres://u@h/db?sslmode=disable&Password=pw":            "postgres://u@h/db?Password=xxxxx&sslmode=disable",
+	} {
+		if got := redactDB(in); got != want {
+			t.Errorf("redactDB(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+// Command accountvault is the operator's tool for accountvault: it creates
+// and edits the encrypted keyring file, rewraps a table onto a new key,
+// checks that every sealed value opens, seals the plaintext tokens of an
+// adopted table, and runs a self-contained demo.
+//
+// Usage:
+//
+//	accountvault demo [--dir DIR]
+//	accountvault keys master-key
+//	accountvault keys init|list|stage|rotate
+//	accountvault keys promote|enable ID
+//	accountvault keys disable|delete ID (--db DB [--table T] | --force)
+//	accountvault keys remaster [--new-master-key-env NAME]
+//	accountvault rewrap  --db DB [--table T] [--batch N] [--after ID]
+//	accountvault check   --db DB [--table T] [--batch N] [--json]
+//	accountvault migrate --db DB [--table T] [--batch N] [--after ID]
+//
+// Global flags: --keyring FILE (default accountvault-keyring.json, or
+// $ACCOUNTVAULT_KEYRING), --master-key-env NAME (default
+// ACCOUNTVAULT_MASTER_KEY: the environment variable holding the base64
+// master key), --allow-insecure-permissions (load a keyring file readable
+// by group or others), --log-level debug|info|warn|error (audit events, as
+// slog text lines on stderr; default warn), --progress-interval DURATION
+// (when stderr is not a terminal, print a progress line at most this often;
+// default 2s, 0 for every batch: on a terminal, a progress bar with rate and
+// ETA is drawn instead).
+//
+// --db is a SQLite file path, or a postgres:// or postgresql:// URL. --table
+// is the accounts table (default "accounts"). Every command runs --help.
+//
+// # Exit codes
+//
+//	0    done
+//	1    rows failed: check found values that do not open, rewrap or
+//	     migrate could not process some rows, a key retirement was
+//	     refused because stored values still name the key, or a database
+//	     error stopped the command midway
+//	2    usage or configuration error: bad flags or arguments, no or wrong
+//	     master key, missing or unreadable keyring file, a keyring that
+//	     cannot open the table's data or lacks a key in use, a database or
+//	     table that cannot be opened; nothing was changed
+//	130  interrupted (SIGINT or SIGTERM); see below
+//
+// # Interrupting
+//
+// rewrap and migrate stop cleanly between batches at the first SIGINT or
+// SIGTERM: they finish the batch in hand, print the last row id done, and
+// exit 130. Running the same command again finishes the job (it skips
+// what is done); --after ID skips the rows before ID outright. A second
+// signal kills the process at once, which is safe too: every row is
+// written by one atomic compare-and-swap. check stops at once.
+//
+// # Secrets
+//
+// No output or error of accountvault contains a master key, key material,
+// token or password hash, except `keys master-key`, whose whole purpose is
+// to print a new master key, and `demo`, which prints the demo's own
+// made-up tokens, marked as such. Database URLs are printed with their
+// password redacted.
+package main

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accountvault/accountvault/keyring"
+	"github.com/accountvault/accountvault/store"
+)
+
+func (c *cli) keysCmd() *cobra.Command {
+	cmd := groupCmd("keys", "Create and edit the keyring of key-encryption keys",
+		`The keyring file holds the key-encryption keys (KEKs) that wrap every row's
+data key, encrypted under the master key. Each key is staged, primary,
+decrypt-only or disabled.
+
+Rotation across replicas: 'keys stage', distribute the file and let every
+replica reload it, 'keys promote ID', distribute again, 'rewrap', 'check',
+then 'keys disable OLD_ID --db ...' and later 'keys delete OLD_ID --db ...'.
+See SECURITY.md.
+
+Every command but master-key reads the master key from the environment
+variable named by --master-key-env; every edit replaces the file atomically
+(mode 0600).
+
+`+exitCodesHelp)
+	cmd.AddCommand(
+		c.keysMasterKeyCmd(),
+		c.keysInitCmd(),
+		c.keysListCmd(),
+		c.keysStageCmd(),
+		c.keysPromoteCmd(),
+		c.keysRotateCmd(),
+		c.keysRetireCmd("disable"),
+		c.keysRetireCmd("delete"),
+		c.keysEnableCmd(),
+		c.keysRemasterCmd(),
+	)
+	return cmd
+}
+
+func (c *cli) keysMasterKeyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "master-key",
+		Short: "Print a new random master key",
+		Long: `master-key prints a new master key (base64 of 32 random bytes) on stdout, and
+nothing else there, for example:
+
+  export ACCOUNTVAULT_MASTER_KEY=$(accountvault keys master-key)
+
+The master key encrypts the keyring file. Keep it in a secret manager, apart
+from the keyring file and from database backups; losing it loses every
+token. accountvault never writes it anywhere.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			k, err := keyring.NewMasterKey()
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintln(c.stdout, k); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout: store it in your secret manager and export it as %s; it is not written anywhere else\n", c.masterKeyEnv)
+			return nil
+		}),
+	}
+}
+
+func (c *cli) keysInitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create a new keyring file with one primary key",
+		Long: `init creates the keyring file (--keyring) with one fresh primary key,
+encrypted under the master key, mode 0600. It refuses to replace an existing
+file.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			master, err := c.masterKey()
+			if err != nil {
+				return err
+			}
+			k, err := keyring.Generate()
+			if err != nil {
+				return err
+			}
+			remove, err := createExclusive(c.keyringPath)
+			if errors.Is(err, fs.ErrExist) {
+				return configErr(fmt.Errorf("keyring file %s exists already: init never replaces a keyring (its keys may protect data)", c.keyringPath))
+			}
+			if err != nil {
+				return configErr(fmt.Errorf("creating keyring file: %w", err))
+			}
+			if err := k.SaveFile(c.keyringPath, master); err != nil {
+				return failedErr(errors.Join(fmt.Errorf("saving keyring: %w", err), remove()))
+			}
+			c.audit("accountvault: keyring created", "primary_key_id", k.Primary())
+			fmt.Fprintf(c.stdout, "created keyring %s with primary key %d\n", c.keyringPath, k.Primary())
+			return nil
+		}),
+	}
+}
+
+// keyJSON is one key in 'keys list --json'.
+type keyJSON struct {
+	ID      uint32    `json:"id"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+}
+
+func (c *cli) keysListCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the keys: id, status, creation time",
+		Long: `list prints every key of the keyring, oldest first: its id (the id stored in
+every value it protects), its status and when it was created (UTC).
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			k, _, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			keys := k.Keys()
+			if asJSON {
+				out := make([]keyJSON, len(keys))
+				for i, ki := range keys {
+					out[i] = keyJSON{ID: ki.ID, Status: ki.Status.String(), Created: ki.Created}
+				}
+				enc := json.NewEncoder(c.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tCREATED")
+			for _, ki := range keys {
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", ki.ID, ki.Status, ki.Created.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (c *cli) keysStageCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stage",
+		Short: "Add a new key, staged: it unwraps but does not wrap yet",
+		Long: `stage adds a fresh key in status staged and prints its id. A staged key can
+unwrap but never wraps, so nothing depends on it yet. Distribute the file to
+every replica, wait until each has reloaded it (audit event "accountvault:
+keyring loaded" listing the id in key_ids), then run 'keys promote ID'.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return c.editKeyring(func(k *keyring.Keyring) (string, error) {
+				id, err := k.Stage()
+				if err != nil {
+					return "", err
+				}
+				c.audit("accountvault: key staged", "key_id", id)
+				return fmt.Sprintf("staged key %d\nnext: distribute %s, wait for every replica to reload it, then: accountvault keys promote %d", id, c.keyringPath, id), nil
+			})
+		}),
+	}
+}
+
+func (c *cli) keysPromoteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "promote ID",
+		Short: "Make a staged or decrypt-only key the primary key",
+		Long: `promote makes key ID the primary key, the one that wraps new data keys; the
+former primary becomes decrypt-only. Promote only a key that every replica
+has loaded already (see 'keys stage'). Then distribute the file, and run
+'rewrap' to move the old rows onto the new key.
+
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			id, err := parseKeyID(args[0])
+			if err != nil {
+				return err
+			}
+			return c.editKeyring(func(k *keyring.Keyring) (string, error) {
+				old := k.Primary()
+				if err := k.Promote(id); err != nil {
+					return "", err
+				}
+				c.audit("accountvault: key promoted", "key_id", id, "former_primary_key_id", old)
+				if old == id {
+					return fmt.Sprintf("key %d is the primary key already", id), nil
+				}
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, then: accountvault rewrap --db ...", id, old, c.keyringPath), nil
+			})
+		}),
+	}
+}
+
+func (c *cli) keysRotateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate",
+		Short: "Stage and promote a new key in one step",
+		Long: `rotate adds a fresh key and makes it primary at once; the former primary
+becomes decrypt-only. A replica that has not reloaded the file fails to open
+rows written with the new key until it does: with several replicas, prefer
+'keys stage', reload everywhere, then 'keys promote'. Then run 'rewrap'.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return c.editKeyring(func(k *keyring.Keyring) (string, error) {
+				old := k.Primary()
+				id, err := k.Rotate()
+				if err != nil {
+					return "", err
+				}
+				c.audit("accountvault: key rotated", "key_id", id, "former_primary_key_id", old)
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, then: accountvault rewrap --db ...", id, old, c.keyringPath), nil
+			})
+		}),
+	}
+}
+
+func (c *cli) keysEnableCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "enable ID",
+		Short: "Make a disabled key decrypt-only again",
+		Long: `enable makes the disabled key ID decrypt-only again: it unwraps the values
+it protects, and can be promoted.
+
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			id, err := parseKeyID(args[0])
+			if err != nil {
+				return err
+			}
+			return c.editKeyring(func(k *keyring.Keyring) (string, error) {
+				if err := k.Enable(id); err != nil {
+					return "", err
+				}
+				c.audit("accountvault: key enabled", "key_id", id)
+				return fmt.Sprintf("key %d is decrypt-only", id), nil
+			})
+		}),
+	}
+}
+
+// keysRetireCmd returns 'keys disable' or 'keys delete'.
+func (c *cli) keysRetireCmd(verb string) *cobra.Command {
+	var (
+		f     dbFlags
+		force bool
+		batch int
+	)
+	var short, long string
+	if verb == "disable" {
+		short = "Disable a key, after checking that no stored value uses it"
+		long = `disable makes key ID disabled: it neither wraps nor unwraps. With --db, it
+first counts the values of --table that name the key (a parse of every row,
+nothing is opened) and refuses, with exit code 1, while any does: run
+'rewrap' and 'check' first. Without --db it requires --force, which skips the
+count: values still under the key become unreadable until 'keys enable'.
+A disabled key can be enabled again, or deleted with 'keys delete'.
+Distribute the file afterwards.
+
+`
+	} else {
+		short = "Delete a disabled key, after checking that no stored value uses it"
+		long = `delete removes the disabled key ID from the keyring for good: whatever it
+still protects is lost. With --db, it first counts the values of --table
+that name the key and refuses, with exit code 1, while any does. Without --db
+it requires --force, which skips the count. Only a disabled key can be
+deleted (exit code 2 otherwise): disable it first and keep it disabled long
+enough to be sure nothing needs it.
+
+`
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " ID (--db DB [--table T] | --force)",
+		Short: short,
+		Long:  long + exitCodesHelp,
+		Args:  cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
+			id, err := parseKeyID(args[0])
+			if err != nil {
+				return err
+			}
+			if f.db == "" && !force {
+				return usageErrorf("keys %s: give --db (and --table) to check that no stored value uses key %d, or --force to skip the check", verb, id)
+			}
+			k, master, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			ctx := c.sig
+			// retire edits k: through the store, which first counts the
+			// values naming the key, unless --force.
+			retire := func(k *keyring.Keyring) error {
+				if verb == "disable" {
+					return k.Disable(id)
+				}
+				return k.Delete(id)
+			}
+			if f.db != "" {
+				var d *database
+				if d, err = c.openDB(ctx, f, false); err != nil {
+					return err
+				}
+				defer closeDB(d, &err) // err: the command's result
+				if err := probeTable(ctx, d); err != nil {
+					return err
+				}
+				s, err := c.newStore(d, k)
+				if err != nil {
+					return err
+				}
+				opts := store.RetireOptions{Force: force, Walk: store.WalkOptions{BatchSize: batch}}
+				retire = func(k *keyring.Keyring) error {
+					if verb == "disable" {
+						return s.DisableKey(ctx, k, id, opts)
+					}
+					return s.DeleteKey(ctx, k, id, opts)
+				}
+			}
+			if err := retire(k); err != nil {
+				var inUse *store.KeyInUseError
+				switch {
+				case errors.As(err, &inUse):
+					return failedErr(fmt.Errorf("refusing to %s key %d: %s in table %q still name it; run 'accountvault rewrap' then 'accountvault check' first", verb, id, plural(inUse.Count, "stored value"), f.table))
+				case c.interrupted():
+					return errInterrupted
+				case errors.Is(err, keyring.ErrKeyNotFound), errors.Is(err, keyring.ErrKeyState):
+					return configErr(err)
+				}
+				return err
+			}
+			if err := c.saveKeyring(k, master); err != nil {
+				return err
+			}
+			how := "no stored value in table " + strconv.Quote(f.table) + " uses it"
+			if force {
+				how = "forced: stored values were not counted"
+				fmt.Fprintf(c.stderr, "accountvault: warning: --force: values still under key %d, if any, can no longer be opened\n", id)
+			}
+			past := map[string]string{"disable": "disabled", "delete": "deleted"}[verb]
+			c.audit("accountvault: key "+past, "key_id", id, "forced", force)
+			fmt.Fprintf(c.stdout, "key %d %s (%s)\n", id, past, how)
+			if verb == "disable" {
+				fmt.Fprintf(c.stdout, "next: distribute %s; later: accountvault keys delete %d\n", c.keyringPath, id)
+			}
+			return nil
+		}),
+	}
+	f.add(cmd, false)
+	cmd.Flags().BoolVar(&force, "force", false, "skip the check that no stored value uses the key")
+	cmd.Flags().IntVar(&batch, "batch", store.DefaultBatchSize, "rows read per batch while counting")
+	return cmd
+}
+
+func (c *cli) keysRemasterCmd() *cobra.Command {
+	newEnv := envNewMasterKey
+	cmd := &cobra.Command{
+		Use:   "remaster",
+		Short: "Re-encrypt the keyring file under a new master key",
+		Long: `remaster loads the keyring under the current master key (--master-key-env)
+and saves it, atomically, under the new one (--new-master-key-env, default
+ACCOUNTVAULT_NEW_MASTER_KEY), then loads it back to check. The keys are
+unchanged, so no row changes. Then replace the master key in the secret
+manager and on every replica. Replicas that watch the file fail to reload
+it (and keep their keyring) until they have the new master key.
+
+  export ACCOUNTVAULT_NEW_MASTER_KEY=$(accountvault keys master-key)
+  accountvault keys remaster --keyring keyring.json
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if newEnv == "" {
+				return usageErrorf("--new-master-key-env: empty variable name")
+			}
+			if newEnv == c.masterKeyEnv {
+				return usageErrorf("--new-master-key-env and --master-key-env both name %s", newEnv)
+			}
+			k, _, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			newMaster, err := masterKeyFrom(newEnv, "--new-master-key-env")
+			if err != nil {
+				return err
+			}
+			if subtle.ConstantTimeCompare([]byte(os.Getenv(newEnv)), []byte(os.Getenv(c.masterKeyEnv))) == 1 {
+				return configErr(fmt.Errorf("%s holds the same master key as %s", newEnv, c.masterKeyEnv))
+			}
+			if err := c.saveKeyring(k, newMaster); err != nil {
+				return err
+			}
+			if _, err := c.loadKeyringWith(newMaster, newEnv); err != nil {
+				return failedErr(fmt.Errorf("the keyring saved under the new master key does not load back: %w", err))
+			}
+			c.audit("accountvault: keyring re-encrypted under a new master key", "key_ids", keyIDs(k))
+			fmt.Fprintf(c.stdout, "keyring %s is now encrypted under the master key in %s\nnext: make it the master key (%s) in the secret manager and on every replica\n", c.keyringPath, newEnv, c.masterKeyEnv)
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&newEnv, "new-master-key-env", envNewMasterKey, "`name` of the environment variable holding the new master key")
+	return cmd
+}
+
+// editKeyring loads the keyring, applies edit, saves it and prints the
+// message edit returns.
+func (c *cli) editKeyring(edit func(k *keyring.Keyring) (string, error)) error {
+	k, master, err := c.loadKeyring()
+	if err != nil {
+		return err
+	}
+	msg, err := edit(k)
+	if err != nil {
+		if errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState) {
+			return configErr(err)
+		}
+		return err
+	}
+	if err := c.saveKeyring(k, master); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, msg)
+	return nil
+}
+
+func parseKeyID(s string) (uint32, error) {
+	id, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, usageErrorf("key id %q: want a decimal number as 'accountvault keys list' prints it", s)
+	}
+	return uint32(id), nil
+}
+
+func keyIDs(k *keyring.Keyring) []uint32 {
+	var ids []uint32
+	for _, ki := range k.Keys() {
+		ids = append(ids, ki.ID)
+	}
+	return ids
+}

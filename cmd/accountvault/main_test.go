@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/accountvault/accountvault/internal/pgtest"
+	"github.com/accountvault/accountvault/keyring"
+)
+
+// TestMain lets the test binary run as the accountvault command in test
+// scripts (testscript re-executes it under that name).
+func TestMain(m *testing.M) {
+	testscript.Main(mainM{m}, map[string]func(){
+		"accountvault": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// mainM removes the binary built by buildBinary after the tests.
+type mainM struct{ m *testing.M }
+
+func (w mainM) Run() int {
+	code := w.m.Run()
+	removeBinary()
+	removeTemplate()
+	return code
+}
+
+// TestScript runs the scripts that need no database server:
+// testdata/script/*.txt.
+func TestScript(t *testing.T) {
+	testscript.Run(t, scriptParams("testdata/script", "", nil))
+}
+
+// TestScriptDB runs testdata/script/db/*.txt against SQLite and against
+// Postgres. The scripts read the database from $DB and use the tables
+// $TABLE and $TABLE2.
+func TestScriptDB(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testscript.Run(t, scriptParams("testdata/script/db", "sqlite", func(env *testscript.Env) error {
+			env.Setenv("DB", filepath.Join(env.WorkDir, "av.db"))
+			env.Setenv("BACKEND", "sqlite")
+			env.Setenv("TABLE", "accounts")
+			env.Setenv("TABLE2", "account")
+			return nil
+		}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url, pool := requirePostgres(t)
+		testscript.Run(t, scriptParams("testdata/script/db", "postgres", func(env *testscript.Env) error {
+			env.Setenv("DB", url)
+			env.Setenv("BACKEND", "postgres")
+			tables := []string{uniqueTable("avcli"), uniqueTable("avcli_legacy")}
+			env.Setenv("TABLE", tables[0])
+			env.Setenv("TABLE2", tables[1])
+			env.Defer(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				for _, tb := range tables {
+					if err := pgtest.Drop(ctx, pool, "", tb); err != nil {
+						env.T().Fatal("dropping test table " + tb + ": " + err.Error())
+					}
+				}
+			})
+			return nil
+		}))
+	})
+}
+
+// scriptParams returns the parameters of a script run. backend ("sqlite",
+// "postgres" or "") is the condition [sqlite] or [postgres] the scripts
+// can test.
+func scriptParams(dir, backend string, setup func(*testscript.Env) error) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
+		RequireExplicitExec: true,
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "sqlite", "postgres":
+				return cond == backend, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Setup: func(env *testscript.Env) error {
+			for _, name := range []string{"ACCOUNTVAULT_MASTER_KEY", "OTHER_MASTER_KEY", "NEW_MASTER_KEY"} {
+				mk, err := keyring.NewMasterKey()
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, mk)
+			}
+			env.Setenv("ACCOUNTVAULT_KEYRING", "keyring.json")
+			// Under -race, the accountvault processes would otherwise
+			// sleep 1s at exit (the race runtime's default).
+			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+			if setup != nil {
+				return setup(env)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":     cmdExitcode,
+			"capture":      cmdCapture,
+			"seed":         cmdSeed,
+			"legacydb":     cmdLegacyDB,
+			"snapshot":     cmdSnapshot,
+			"tamper":       cmdTamper,
+			"verifytokens": cmdVerifyTokens,
+			"columntype":   cmdColumnType,
+		},
+	}
+}
+
+// exitcode N prog args...: run prog and require exit code N; its stdout
+// and stderr are checked by the next stdout/stderr commands.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N prog [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// capture VAR REGEXP: set $VAR to the first submatch of REGEXP in the last
+// command's stdout.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: capture VAR REGEXP")
+	}
+	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile("stdout"))
+	if len(m) != 2 {
+		ts.Fatalf("capture: %q does not match stdout with one group", args[1])
+	}
+	ts.Setenv(args[0], m[1])
+}
+
+func scriptContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}
+
+// scriptKeyring loads the script's keyring ($ACCOUNTVAULT_KEYRING) under
+// its master key.
+func scriptKeyring(ts *testscript.TestScript) *keyring.Keyring {
+	master, err := keyring.ParseMasterKey(ts.Getenv("ACCOUNTVAULT_MASTER_KEY"))
+	ts.Check(err)
+	k, err := keyring.LoadFile(ts.MkAbs(ts.Getenv("ACCOUNTVAULT_KEYRING")), master)
+	ts.Check(err)
+	return k
+}
+
+func dbArg(ts *testscript.TestScript, arg string) string {
+	if isPostgresURL(arg) {
+		return arg
+	}
+	return ts.MkAbs(arg)
+}
+
+// seed DB TABLE N [TAG]: create and migrate the table if needed, and
+// upsert accounts 0..N-1 (tokens tagged TAG, default "seed") through a
+// store over the script's keyring.
+func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: seed DB TABLE N [TAG]")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	tag := "seed"
+	if len(args) == 4 {
+		tag = args[3]
+	}
+	ctx, cancel := scriptContext()
+	defer cancel()
+	ts.Check(seed(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts), 0, n, tag))
+}
+
+// legacydb DB TABLE N: create TABLE in better-auth's shape with TEXT token
+// columns holding N rows of plaintext tokens (tag "legacy"), and one
+// credential row.
+func cmdLegacyDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: legacydb DB TABLE N")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	ctx, cancel := scriptContext()
+	defer cancel()
+	ts.Check(createLegacyTable(ctx, dbArg(ts, args[0]), args[1], n))
+}
+
+// snapshot DB TABLE FILE: write every stored row of TABLE, tokens as
+// stored, to FILE (compare two with cmp).
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: snapshot DB TABLE FILE")
+	}
+	ctx, cancel := scriptContext()
+	defer cancel()
+	snap, err := snapshot(ctx, dbArg(ts, args[0]), args[1])
+	ts.Check(err)
+	if snap == "" {
+		ts.Fatalf("snapshot: table %s is empty", args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(snap), 0o600))
+}
+
+// tamper DB TABLE FROM TO: copy row FROM's sealed access_token into row TO
+// with plain SQL.
+func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: tamper DB TABLE FROM_ID TO_ID")
+	}
+	ctx, cancel := scriptContext()
+	defer cancel()
+	db, err := openRawDB(dbArg(ts, args[0]))
+	ts.Check(err)
+	defer db.Close()
+	res, err := db.ExecContext(ctx, `UPDATE `+quote(args[1])+` SET access_token = (SELECT access_token FROM `+quote(args[1])+` WHERE id = $1) WHERE id = $2`, args[2], args[3])
+	ts.Check(err)
+	n, err := res.RowsAffected()
+	ts.Check(err)
+	if n != 1 {
+		ts.Fatalf("tamper: %d rows updated, want 1", n)
+	}
+}
+
+// verifytokens DB TABLE FROM COUNT TAG: require accounts FROM..FROM+COUNT-1
+// to open through a store over the script's keyring with the tokens seeded
+// with TAG.
+func cmdVerifyTokens(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 5 {
+		ts.Fatalf("usage: verifytokens DB TABLE FROM COUNT TAG")
+	}
+	from, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	n, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	tag := args[4]
+	ctx, cancel := scriptContext()
+	defer cancel()
+	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
+	ts.Check(err)
+	defer d.close()
+	for i := from; i < from+n; i++ {
+		want := seedAccount(i, tag)
+		got, err := s.FindByProvider(ctx, want.ProviderID, want.AccountID)
+		ts.Check(err)
+		if got.ID != want.ID || !sameTokens(got, want) {
+			ts.Fatalf("row %s: tokens differ from those seeded with tag %q (lengths %d/%d/%d)", want.ID, tag,
+				len(got.AccessToken), len(got.RefreshToken), len(got.IDToken))
+		}
+	}
+}
+
+// columntype DB TABLE COLUMN: print the declared type of COLUMN (SQLite:
+// as declared, e.g. BLOB; Postgres: information_schema's data_type, e.g.
+// bytea).
+func cmdColumnType(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: columntype DB TABLE COLUMN")
+	}
+	ctx, cancel := scriptContext()
+	defer cancel()
+	db, err := openRawDB(dbArg(ts, args[0]))
+	ts.Check(err)
+	defer db.Close()
+	q := `SELECT type FROM pragma_table_info($1) WHERE name = $2`
+	if db.postgres {
+		q = `SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
+	}
+	var typ string
+	ts.Check(db.QueryRowContext(ctx, q, args[1], args[2]).Scan(&typ))
+	fmt.Fprintln(ts.Stdout(), typ)
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accountvault/accountvault/keyring"
+	"github.com/accountvault/accountvault/store"
+)
+
+// walkFlags are the flags of a resumable walk (rewrap, migrate).
+type walkFlags struct {
+	batch int
+	after string
+}
+
+func (w *walkFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&w.batch, "batch", store.DefaultBatchSize, "rows read and written per batch")
+	cmd.Flags().StringVar(&w.after, "after", "", "start after this row `id` (the cursor an interrupted run printed)")
+}
+
+func (w *walkFlags) check() error {
+	if w.batch <= 0 {
+		return usageErrorf("--batch must be positive")
+	}
+	return nil
+}
+
+func (c *cli) rewrapCmd() *cobra.Command {
+	var (
+		f dbFlags
+		w walkFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "rewrap --db DB [--table T]",
+		Short: "Move every row's data key onto the primary key",
+		Long: `rewrap walks the table in id order, --batch rows at a time, and moves every
+data key wrapped by another key onto the keyring's primary key. Token
+ciphertexts are untouched and no token is decrypted. Each row is written by
+compare-and-swap, so a concurrent write by the application wins; rewrap is
+online, resumable, and safe to run from several places at once.
+
+Before writing anything, rewrap checks that the keyring opens the table's data
+and holds, enabled, every key that stored values name: otherwise it exits 2
+and changes nothing.
+
+Ctrl-C (SIGINT or SIGTERM) stops it between batches: it prints the last row id
+done and exits 130; run the same command again to finish. Then run 'check'.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
+			if err := w.check(); err != nil {
+				return err
+			}
+			k, _, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			ctx := c.sig
+			d, err := c.openDB(ctx, f, false)
+			if err != nil {
+				return err
+			}
+			defer closeDB(d, &err)
+			if err := probeTable(ctx, d); err != nil {
+				return err
+			}
+			s, err := c.newStore(d, k)
+			if err != nil {
+				return err
+			}
+			usage, rows, err := c.verifyKeyring(ctx, s, d, k, w.batch)
+			if err != nil {
+				return err
+			}
+			primary := k.Primary()
+			if rows == 0 {
+				fmt.Fprintf(c.stdout, "rewrap: nothing to do: table %q is empty\n", d.table)
+				return nil
+			}
+			if onlyKey(usage, primary) {
+				fmt.Fprintf(c.stdout, "rewrap: nothing to do: every sealed value in table %q names the primary key %d (%s)\n", d.table, primary, plural(rows, "row"))
+				return nil
+			}
+			return c.rewrap(s, d, k, w, rows)
+		}),
+	}
+	f.add(cmd, true)
+	w.add(cmd)
+	return cmd
+}
+
+// onlyKey reports whether id is the only key that stored values name.
+func onlyKey(usage map[uint32]int, id uint32) bool {
+	for k, n := range usage {
+		if k != id && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cli) rewrap(s *store.Store, d *database, k *keyring.Keyring, w walkFlags, rows int) error {
+	ctx, stopAtBatch, cancel := c.batchContext()
+	defer cancel()
+	prog := c.newProgress("rewrap", rows, func(p store.Progress) string {
+		return fmt.Sprintf("rewrap: %d rows seen, %d rewrapped, %d failed, %.0f rows/s", p.Seen, p.Rewritten, p.Failed, p.RowsPerSecond())
+	})
+	prog.afterBatch = stopAtBatch
+	start := time.Now()
+	rep, err := s.Rewrap(ctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Progress: prog.update})
+	prog.finish()
+	p := rep.Progress
+	summary := fmt.Sprintf("%s seen, %d rewrapped onto key %d, %d already on it or without tokens, %d changed concurrently (left to their writers), %d failed",
+		plural(p.Seen, "row"), p.Rewritten, k.Primary(), p.Skipped, p.Conflicts, p.Failed)
+	printFailures(c, "rewrap", rep.Failures, p.Failed)
+	if err != nil {
+		if c.interrupted() || ctx.Err() != nil {
+			fmt.Fprintf(c.stderr, "rewrap: interrupted: %s\n", summary)
+			c.printResume("rewrap", p.Cursor)
+			return errInterrupted
+		}
+		c.printResume("rewrap", p.Cursor)
+		return fmt.Errorf("rewrap stopped (%s): %w", summary, err)
+	}
+	fmt.Fprintf(c.stdout, "rewrap: done in %s: table %q: %s\n", time.Since(start).Round(time.Millisecond), d.table, summary)
+	if p.Failed > 0 {
+		return failedErr(fmt.Errorf("rewrap: %s could not be rewrapped (listed above)", plural(p.Failed, "row")))
+	}
+	if p.Conflicts > 0 {
+		fmt.Fprintf(c.stdout, "note: %s written concurrently were sealed by their writers; 'check' shows whether any still names an old key (then run rewrap again)\n", plural(p.Conflicts, "row"))
+	}
+	fmt.Fprintf(c.stdout, "next: accountvault check --db %s --table %s\n", d.name, d.table)
+	return nil
+}
+
+// printResume tells where an interrupted walk stopped.
+func (c *cli) printResume(cmd, cursor string) {
+	if cursor == "" {
+		fmt.Fprintf(c.stderr, "%s: stopped before the first row; run the same command again\n", cmd)
+		return
+	}
+	fmt.Fprintf(c.stderr, "%s: stopped after row %q; run the same command again to finish (add --after %q to skip the rows done)\n", cmd, cursor, cursor)
+}
+
+// printFailures lists failing rows by id and column, never by value.
+func printFailures(c *cli, cmd string, failures []store.Failure, total int) {
+	if total == 0 {
+		return
+	}
+	fmt.Fprintf(c.stderr, "%s: %s failed:\n", cmd, plural(total, "row"))
+	for _, f := range failures {
+		col := f.Column
+		if col == "" {
+			col = "-"
+		}
+		fmt.Fprintf(c.stderr, "  row %q %s: %s: %s\n", f.ID, col, errorKind(f.Err), errString(f.Err))
+	}
+	if len(failures) < total {
+		fmt.Fprintf(c.stderr, "  (%d more not listed)\n", total-len(failures))
+	}
+}
