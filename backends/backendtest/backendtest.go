@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) accountvault.Backend) {
 		{"Cancelled", testCancelled},
 		{"DeadlineMidway", testDeadlineMidway},
 		{"TableNamer", testTableNamer},
+		{"Count", testCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,10 @@
 // [accountvault.ErrInvalidAccount] with nothing written. Failure messages
 // name fields and lengths, never token or password values.
 //
+// A backend that has a Count(ctx) (int64, error) method, as the command-line
+// tool expects of one, is checked for it too; for any other, that subtest
+// is skipped.
+//
 // The subtests of [Run] run one after another, and each gets a Backend of
 // its own. The List subtest stores [ListRows] rows through Upsert from four
 // goroutines; the concurrency subtests start 16 writers at once.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/backends/internal/sqlrow"
@@ -19,7 +20,9 @@ func (b *Backend) Upsert(ctx context.Context, a accountvault.Account) (accountva
 	}
 	in := sqlrow.FromAccount(&a, time.Now())
 	var out sqlrow.Row
-	if err := b.pool.QueryRow(ctx, b.q.upsert, in.Args()...).Scan(out.Dest()...); err != nil {
+	if err := b.retryStale(func() error {
+		return b.pool.QueryRow(ctx, b.q.upsert, in.Args()...).Scan(out.Dest()...)
+	}); err != nil {
 		return accountvault.Account{}, wrap(ctx, "Upsert", err)
 	}
 	return out.Account(), nil
@@ -31,7 +34,9 @@ func (b *Backend) FindByProvider(ctx context.Context, providerID, accountID stri
 		return accountvault.Account{}, fmt.Errorf("postgres: FindByProvider: %w", accountvault.ErrNotFound)
 	}
 	var r sqlrow.Row
-	err := b.pool.QueryRow(ctx, b.q.findByProvider, providerID, accountID).Scan(r.Dest()...)
+	err := b.retryStale(func() error {
+		return b.pool.QueryRow(ctx, b.q.findByProvider, providerID, accountID).Scan(r.Dest()...)
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return accountvault.Account{}, fmt.Errorf("postgres: FindByProvider: %w", accountvault.ErrNotFound)
@@ -54,7 +59,11 @@ func (b *Backend) Unlink(ctx context.Context, providerID, accountID string) erro
 	if !sqlrow.Storable(providerID) || !sqlrow.Storable(accountID) {
 		return fmt.Errorf("postgres: Unlink: %w", accountvault.ErrNotFound)
 	}
-	tag, err := b.pool.Exec(ctx, b.q.unlink, providerID, accountID)
+	var tag pgconn.CommandTag
+	err := b.retryStale(func() (err error) {
+		tag, err = b.pool.Exec(ctx, b.q.unlink, providerID, accountID)
+		return err
+	})
 	if err != nil {
 		return wrap(ctx, "Unlink", err)
 	}
@@ -93,13 +102,18 @@ func (b *Backend) CompareAndSwap(ctx context.Context, old, new accountvault.Acco
 	if new.UpdatedAt.IsZero() {
 		updatedAt = time.Now().Unix()
 	}
-	tag, err := b.pool.Exec(ctx, b.q.cas,
+	args := []any{
 		sqlrow.Blob(new.AccessToken), sqlrow.Blob(new.RefreshToken), sqlrow.Blob(new.IDToken),
 		sqlrow.NullText(new.Password.Reveal()), updatedAt,
 		old.ID, old.UserID, old.ProviderID, old.AccountID,
 		sqlrow.Blob(old.AccessToken), sqlrow.Blob(old.RefreshToken), sqlrow.Blob(old.IDToken),
 		old.Password.Reveal(),
-	)
+	}
+	var tag pgconn.CommandTag
+	err := b.retryStale(func() (err error) {
+		tag, err = b.pool.Exec(ctx, b.q.cas, args...)
+		return err
+	})
 	if err != nil {
 		return wrap(ctx, "CompareAndSwap", err)
 	}
@@ -109,28 +123,43 @@ func (b *Backend) CompareAndSwap(ctx context.Context, old, new accountvault.Acco
 	return nil
 }
 
+// Count returns the number of rows in the table. The command-line tool
+// uses it to estimate the remaining time of a walk over the table; it
+// scans the table (or an index of it), so it is not meant for a hot path.
+func (b *Backend) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := b.retryStale(func() error { return b.pool.QueryRow(ctx, b.q.count).Scan(&n) }); err != nil {
+		return 0, wrap(ctx, "Count", err)
+	}
+	return n, nil
+}
+
 // query runs a SELECT of sqlrow.Columns and reads every row. sizeHint, if
 // positive, bounds the initial allocation.
 func (b *Backend) query(ctx context.Context, op string, sizeHint int, query string, args ...any) ([]accountvault.Account, error) {
-	rows, err := b.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, wrap(ctx, op, err)
-	}
-	defer rows.Close()
 	var out []accountvault.Account
-	if sizeHint > 0 {
-		out = make([]accountvault.Account, 0, min(sizeHint, 256))
-	}
-	var r sqlrow.Row
-	dest := r.Dest()
-	for rows.Next() {
-		r = sqlrow.Row{}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, wrap(ctx, op, err)
+	err := b.retryStale(func() error {
+		out = nil
+		if sizeHint > 0 {
+			out = make([]accountvault.Account, 0, min(sizeHint, 256))
 		}
-		out = append(out, r.Account())
-	}
-	if err := rows.Err(); err != nil {
+		rows, err := b.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var r sqlrow.Row
+		dest := r.Dest()
+		for rows.Next() {
+			r = sqlrow.Row{}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			out = append(out, r.Account())
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	return out, nil

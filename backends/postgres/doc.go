@@ -7,7 +7,13 @@
 // [Backend.Migrate] once before use: it creates the table, its unique
 // (provider_id, account_id) key and its user_id index, and records the
 // schema version in the table accountvault_schema, under an advisory lock
-// so that replicas starting together do not race.
+// so that replicas starting together do not race. A table of that name
+// that Migrate did not create, such as the account table of better-auth or
+// pylon, is adopted instead: its text tokens become bytea and its
+// timestamps bigint epoch seconds, in place and every value kept, or it is
+// refused with a [*TableError] that changes nothing ([Backend.Migrate]
+// says how). Migrate before serving: see there for the statements pgx
+// caches on pooled connections.
 //
 // # Storage
 //
@@ -25,7 +31,11 @@
 //
 // A Backend is safe for concurrent use; it holds a pooled connection only
 // for the duration of one call. pgx prepares and caches each statement per
-// connection. Errors wrap pgx's error and, once the context is done, the
+// connection; a call whose cached statement Postgres refuses because
+// Migrate changed the table's column types under it ("cached plan must
+// not change result type") is run again, as pgx has then forgotten the
+// statement. [Backend.Count] counts the rows, for progress estimates; it
+// scans the table. Errors wrap pgx's error and, once the context is done, the
 // context's error; pgx reports server errors without the bound values, so
 // no token or password hash reaches an error message.
 package postgres

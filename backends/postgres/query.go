@@ -10,7 +10,7 @@ import (
 // queries holds the SQL text of every statement, built once per table.
 // pgx prepares and caches them per connection.
 type queries struct {
-	upsert, findByProvider, findForUser, unlink, list, cas string
+	upsert, findByProvider, findForUser, unlink, list, cas, count string
 }
 
 func buildQueries(t string) queries {
@@ -35,6 +35,7 @@ func buildQueries(t string) queries {
 		// Byte order whatever the column's or the database's collation.
 		findForUser: `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE user_id = $1 ORDER BY id COLLATE "C"`,
 		unlink:      `DELETE FROM ` + t + ` WHERE provider_id = $1 AND account_id = $2`,
+		count:       `SELECT count(*) FROM ` + t,
 		list: `SELECT ` + sqlrow.Columns + ` FROM ` + t + `
 			WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`,
 		// An empty token or password is NULL when we write it, but an

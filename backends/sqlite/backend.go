@@ -131,6 +131,22 @@ func (b *Backend) CompareAndSwap(ctx context.Context, old, new accountvault.Acco
 	return nil
 }
 
+// Count returns the number of rows in the table. The command-line tool
+// uses it to estimate the remaining time of a walk over the table; it
+// scans the table (or its smallest index), so it is not meant for a hot
+// path.
+func (b *Backend) Count(ctx context.Context) (int64, error) {
+	st, err := b.stmt(ctx, stmtCount)
+	if err != nil {
+		return 0, wrap(ctx, "Count", err)
+	}
+	var n int64
+	if err := st.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, wrap(ctx, "Count", err)
+	}
+	return n, nil
+}
+
 // query runs the SELECT k of sqlrow.Columns and reads every row. sizeHint, if
 // positive, bounds the initial allocation.
 func (b *Backend) query(ctx context.Context, op string, sizeHint int, k stmtKind, args ...any) ([]accountvault.Account, error) {

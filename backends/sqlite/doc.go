@@ -6,6 +6,10 @@
 // closes. Either way, call [Backend.Migrate] once before use: it creates
 // the table, its unique (provider_id, account_id) key and its user_id
 // index, and records the schema version in the table accountvault_schema.
+// A table of that name that Migrate did not create, such as the account
+// table of better-auth or pylon, is adopted instead: rebuilt with BLOB
+// tokens and INTEGER times, every value kept, or refused with a
+// [*TableError] that changes nothing ([Backend.Migrate] says how).
 //
 // # Connection settings
 //
@@ -39,6 +43,9 @@
 // their contexts allow; New leaves pool sizing to the application. Each
 // statement is prepared on first use, then once per pooled connection;
 // [Backend.Close] releases them (and, after Open, closes the pool).
+//
+// [Backend.Count] counts the rows, for progress estimates; it scans the
+// table.
 //
 // Errors wrap the driver's error and, once the context is done, the
 // context's error, and never contain bound values such as tokens or

@@ -19,6 +19,7 @@ const (
 	stmtUnlink
 	stmtList
 	stmtCompareAndSwap
+	stmtCount
 	numStmts
 )
 
@@ -94,5 +95,6 @@ func buildQueries(table string) [numStmts]string {
 			AND CAST(COALESCE(refresh_token, X'') AS BLOB) = CAST(COALESCE(?, X'') AS BLOB)
 			AND CAST(COALESCE(id_token, X'') AS BLOB) = CAST(COALESCE(?, X'') AS BLOB)
 			AND COALESCE(password, '') = ?`
+	q[stmtCount] = `SELECT count(*) FROM ` + t
 	return q
 }

@@ -1,6 +1,7 @@
 // Package sqlrow holds what the SQL backends share: the column list, the
 // conversion between an accountvault.Account and the values of one row,
-// and table-name validation.
+// table-name validation, and the description of the schema that Migrate
+// checks an adopted table against (Schema, TableError).
 //
 // Conventions (both backends): the three tokens are BLOB/BYTEA, an empty
 // token is stored as NULL; scope and password are TEXT, an empty value is

@@ -1,0 +1,107 @@
+package sqlrow
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A Kind is what a column of the accounts table holds.
+type Kind int
+
+const (
+	// KindText is a TEXT column: an id, scope or password hash.
+	KindText Kind = iota
+	// KindToken is a BLOB (SQLite) or BYTEA (Postgres) token column.
+	KindToken
+	// KindTime is an INTEGER (SQLite) or BIGINT (Postgres) column of epoch
+	// seconds.
+	KindTime
+)
+
+// A Column describes one column of the accounts table.
+type Column struct {
+	Name    string
+	Kind    Kind
+	NotNull bool
+}
+
+// Schema lists the columns of the accounts table in Columns order. A table
+// adopted by Migrate must have every one of them, under these names.
+var Schema = [NumColumns]Column{
+	{"id", KindText, true},
+	{"user_id", KindText, true},
+	{"provider_id", KindText, true},
+	{"account_id", KindText, true},
+	{"access_token", KindToken, false},
+	{"refresh_token", KindToken, false},
+	{"id_token", KindToken, false},
+	{"access_token_expires_at", KindTime, false},
+	{"refresh_token_expires_at", KindTime, false},
+	{"scope", KindText, false},
+	{"password", KindText, false},
+	{"created_at", KindTime, true},
+	{"updated_at", KindTime, true},
+}
+
+// MaxEpochSeconds bounds the integer times Migrate accepts from an adopted
+// table, in absolute value: 1e11 seconds is the year 5138, while 1e11
+// milliseconds is March 1973. A larger value is taken for milliseconds,
+// which Migrate refuses to guess about.
+const MaxEpochSeconds = 100_000_000_000
+
+// ErrIncompatibleTable is wrapped by every *TableError.
+var ErrIncompatibleTable = errors.New("existing table cannot be adopted")
+
+// TableError reports why Migrate cannot bring an existing table to the
+// accountvault schema. Migrate changed nothing. The message names the
+// table, the column and the reason, and at most the id of one offending
+// row: never a token, password hash or other stored value.
+type TableError struct {
+	Table  string
+	Column string // empty if the table as a whole is at fault
+	Reason string
+}
+
+func (e *TableError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("%v: table %q %s", ErrIncompatibleTable, e.Table, e.Reason)
+	}
+	return fmt.Sprintf("%v: table %q column %s %s", ErrIncompatibleTable, e.Table, e.Column, e.Reason)
+}
+
+func (e *TableError) Unwrap() error { return ErrIncompatibleTable }
+
+// MissingColumn returns the *TableError for a required column that the
+// table lacks. has reports whether the table has a column of a given name;
+// if it has better-auth's default camelCase name for the column
+// (userId for user_id), the error says so.
+func MissingColumn(table, column string, has func(string) bool) *TableError {
+	reason := "is missing"
+	if c := CamelCase(column); has(c) {
+		reason += fmt.Sprintf(" (the table has %q: better-auth's default camelCase column names are not supported; rename the columns to snake_case first)", c)
+	}
+	return &TableError{Table: table, Column: column, Reason: reason}
+}
+
+// CamelCase returns better-auth's default name of a snake_case column:
+// "user_id" becomes "userId".
+func CamelCase(name string) string {
+	parts := strings.Split(name, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// RowHint returns " (for example row id "x")" for an offending row's id,
+// or "" if the id is not a short storable string. Ids are stored in clear
+// and may appear in errors; values never do.
+func RowHint(id *string) string {
+	if id == nil || *id == "" || len(*id) > 128 || !Storable(*id) {
+		return ""
+	}
+	return fmt.Sprintf(" (for example row id %q)", *id)
+}
