@@ -16,6 +16,11 @@ import (
 // (see [ErrPasswordNotHashed]), seals the three tokens under a fresh data
 // key and writes the row through the backend. It returns the stored row
 // with its tokens in plaintext.
+//
+// If the error comes from the database connection (a cut, a timeout), the
+// write may or may not have taken effect, possibly after Upsert returned:
+// read the row again before relying on either. This holds for every
+// write of the store.
 func (s *Store) Upsert(ctx context.Context, a accountvault.Account) (accountvault.Account, error) {
 	if err := s.ready(ctx); err != nil {
 		return accountvault.Account{}, err

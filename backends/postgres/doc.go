@@ -38,4 +38,12 @@
 // scans the table. Errors wrap pgx's error and, once the context is done, the
 // context's error; pgx reports server errors without the bound values, so
 // no token or password hash reaches an error message.
+//
+// After the network to the server is cut, pgxpool hands out its idle
+// connections, which are dead, until each has failed once: up to the pool
+// size of calls fail with "unexpected EOF" before the pool recovers (pgxpool
+// pings only connections idle for over a second). An application that
+// wants fewer such failures sets pgxpool.Config.ShouldPing. A write whose
+// connection is cut after the server received it may still commit after
+// the call has returned its error.
 package postgres
