@@ -280,6 +280,12 @@ func keyUsage(t *testing.T, ctx context.Context, db, table string, k *keyring.Ke
 // wait).
 func startWalk(t *testing.T, e *cliEnv, minSeen int, args ...string) (cmd *exec.Cmd, seenAt int, wait func() (string, error)) {
 	t.Helper()
+	return startWalkAt(t, e, "rewrap", minSeen, args...)
+}
+
+// startWalkAt is startWalk waiting for a "LABEL: N rows seen" line.
+func startWalkAt(t *testing.T, e *cliEnv, label string, minSeen int, args ...string) (cmd *exec.Cmd, seenAt int, wait func() (string, error)) {
+	t.Helper()
 	cmd = e.command(args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -291,7 +297,7 @@ func startWalk(t *testing.T, e *cliEnv, minSeen int, args ...string) (cmd *exec.
 		t.Fatal(err)
 	}
 	var rest strings.Builder
-	re := regexp.MustCompile(`^rewrap: (\d+) rows seen`)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(label) + `: (\d+) rows seen`)
 	sc := bufio.NewScanner(stderr)
 	seenAt = -1
 	for sc.Scan() {
@@ -467,6 +473,46 @@ func TestRewrapInterrupt(t *testing.T) {
 	}
 	if v := keyValues(e.checkJSON(db, "accounts"), oldKey); v != 0 {
 		t.Fatalf("after resuming, old key %d still names %d values", oldKey, v)
+	}
+}
+
+// TestRewrapInterruptBeforeWalk sends SIGINT to a rewrap while it is still
+// counting the values per key, before it writes anything: it must say that
+// no row was changed, exit 130, and leave every value on the old key.
+func TestRewrapInterruptBeforeWalk(t *testing.T) {
+	ctx := context.Background()
+	e := newCLIEnv(t)
+	db, k := seededCopy(t, e)
+	oldKey := k.Primary()
+	newKey, err := k.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.save(k)
+	// --batch 10: the count of 20,000 rows takes 2,000 batches, so the
+	// signal arrives well before its end.
+	cmd, seenAt, wait := startWalkAt(t, e, "scan", 100, "rewrap", "--db", db, "--batch", "10", "--progress-interval", "0")
+	if seenAt < 0 {
+		out, err := wait()
+		t.Fatalf("rewrap printed no scan progress (%v):\n%s", err, out)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	out, err := wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("rewrap after SIGINT: %v, want exit %d:\n%s", err, exitInterrupted, out)
+	}
+	if !strings.Contains(out, "rewrap: interrupted before any row was changed") {
+		t.Fatalf("no interruption summary:\n%s", out)
+	}
+	if strings.Contains(out, "rewrap: interrupted:") || strings.Contains(out, "rewrapped") || strings.Contains(out, "rewrap: done") {
+		t.Fatalf("the rewrap walk started:\n%s", out)
+	}
+	u := keyUsage(t, ctx, db, "accounts", k)
+	if u[newKey] != 0 || u[oldKey] == 0 {
+		t.Fatalf("interrupted while counting, yet %d values are on the new key (%d on the old)", u[newKey], u[oldKey])
 	}
 }
 

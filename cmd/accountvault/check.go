@@ -35,6 +35,12 @@ are counted as failing. check exits 1 if any value fails to open, 0
 otherwise (legacy plaintext values are reported, not failures: see
 'migrate').
 
+After the report, check prints the next steps as command lines: for each
+decrypt-only key that no value names, the 'keys disable' that retires it
+(never for a staged key: it is waiting to be promoted); and, last, when
+legacy plaintext values remain, a warning with the 'migrate' to run (on
+stderr with --json).
+
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
@@ -74,8 +80,32 @@ otherwise (legacy plaintext values are reported, not failures: see
 				if err := enc.Encode(cr); err != nil {
 					return err
 				}
-			} else if err := cr.print(c.stdout); err != nil {
-				return err
+			} else {
+				if err := cr.print(c.stdout); err != nil {
+					return err
+				}
+				for _, kr := range cr.Keys {
+					if kr.Status == keyring.DecryptOnly.String() && kr.Values == 0 {
+						next := c.command("keys", "disable", strconv.FormatUint(uint64(kr.ID), 10)).db(f)
+						fmt.Fprintln(c.stdout, next.hint("next"))
+					}
+				}
+			}
+			if n := cr.Totals.Legacy; n > 0 {
+				// Not a failure (exit 0), but not to be missed: the
+				// last line of the report, or a warning on stderr
+				// beside the JSON.
+				migrate := c.command("migrate").db(f)
+				verb := "remain"
+				if n == 1 {
+					verb = "remains"
+				}
+				line := fmt.Sprintf("warning: %s %s%s: run %s", plural(n, "legacy plaintext value"), verb, migrate.note(), migrate)
+				if asJSON {
+					fmt.Fprintln(c.stderr, "accountvault: "+line)
+				} else {
+					fmt.Fprintln(c.stdout, line)
+				}
 			}
 			if cr.Totals.Failed > 0 {
 				msg := fmt.Sprintf("check: %s failed to open", plural(cr.Totals.Failed, "value"))
@@ -193,9 +223,6 @@ func (r *checkResult) print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "totals: %d sealed, %d legacy, %d failed\n", r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed)
-	if r.Totals.Legacy > 0 {
-		fmt.Fprintf(w, "note: legacy plaintext values: %d; seal them with 'accountvault migrate'\n", r.Totals.Legacy)
-	}
 	if len(r.Failures) == 0 {
 		return nil
 	}

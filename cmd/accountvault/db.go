@@ -141,11 +141,20 @@ func (c *cli) newStore(d *database, k *keyring.Keyring, opts ...store.Option) (*
 // verifyKeyring fails, with a configuration error, if k cannot open the
 // table's data: Store.Verify finds no sampled sealed row that opens, or a
 // key that stored values name is missing from k or disabled in it. It
-// reads only. It returns the per-key usage and the number of rows.
+// reads only. It returns the per-key usage and the number of rows. If ctx
+// is done, it says so on stderr and returns errInterrupted.
 func (c *cli) verifyKeyring(ctx context.Context, s *store.Store, d *database, k *keyring.Keyring, batch int) (map[uint32]int, int, error) {
+	return c.checkKeyring(ctx, s, d, k, batch, func(phase string) {
+		fmt.Fprintf(c.stderr, "accountvault: interrupted while %s: nothing was changed\n", phase)
+	})
+}
+
+// checkKeyring is verifyKeyring, calling interrupted with what it was
+// doing, instead of printing, if ctx is done.
+func (c *cli) checkKeyring(ctx context.Context, s *store.Store, d *database, k *keyring.Keyring, batch int, interrupted func(phase string)) (map[uint32]int, int, error) {
 	if err := s.Verify(ctx); err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(c.stderr, "accountvault: interrupted while checking the keyring: nothing was changed")
+			interrupted("checking the keyring")
 			return nil, 0, errInterrupted
 		}
 		if errors.Is(err, store.ErrWrongKeyring) {
@@ -160,7 +169,7 @@ func (c *cli) verifyKeyring(ctx context.Context, s *store.Store, d *database, k 
 	prog.finish()
 	if err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(c.stderr, "accountvault: interrupted while counting the values per key: nothing was changed")
+			interrupted("counting the values per key")
 			return nil, 0, errInterrupted
 		}
 		return nil, 0, failedErr(fmt.Errorf("counting key usage: %w", err))

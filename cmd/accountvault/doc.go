@@ -38,14 +38,37 @@
 //	2    usage or configuration error: bad flags or arguments, no or wrong
 //	     master key, missing or unreadable keyring file, a keyring that
 //	     cannot open the table's data or lacks a key in use, a database or
-//	     table that cannot be opened; nothing was changed
+//	     table that cannot be opened, a key whose status forbids the edit
+//	     (disabling the primary key, deleting a key that is not disabled:
+//	     refused before any value is counted); nothing was changed
 //	130  interrupted (SIGINT or SIGTERM); see below
+//
+// These are the exit codes of the built binary:
+//
+//	go build -o accountvault ./cmd/accountvault
+//
+// 'go run ./cmd/accountvault' reports every non-zero exit code as 1.
+//
+// # Hints
+//
+// After a step of a runbook, commands print the next one as a line
+// starting "next:" (or "then:", "later:") that ends with a whole command
+// line: it repeats --db and --table, --keyring unless it is the default
+// (accountvault-keyring.json with $ACCOUNTVAULT_KEYRING unset),
+// --master-key-env unless it is the default, and
+// --allow-insecure-permissions if given, each argument quoted for a POSIX
+// shell. A database URL's password is printed as xxxxx, and the hint then
+// says "(password elided)": put the password back before running it.
+// Where a command was given no database, the hint says --db DB --table
+// TABLE.
 //
 // # Interrupting
 //
 // rewrap and migrate stop cleanly between batches at the first SIGINT or
 // SIGTERM: they finish the batch in hand, print the last row id done, and
-// exit 130. Running the same command again finishes the job (it skips
+// exit 130. rewrap interrupted before its walk (while checking the
+// keyring and counting the values per key) says "interrupted before any
+// row was changed" and exits 130. Running the same command again finishes the job (it skips
 // what is done); --after ID skips the rows before ID outright. A second
 // signal kills the process at once, which is safe too: every row is
 // written by one atomic compare-and-swap. check stops at once.

@@ -59,7 +59,7 @@ func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, e
 	case errors.Is(err, keyring.ErrWrongMasterKey):
 		return nil, configErr(fmt.Errorf("the master key in %s does not open the keyring file %s (wrong master key, or the file was modified)", env, c.keyringPath))
 	case errors.Is(err, keyring.ErrInsecurePermissions):
-		return nil, configErr(fmt.Errorf("%w (or pass --allow-insecure-permissions)", err))
+		return nil, configErr(c.insecureKeyringError(err))
 	case err != nil:
 		return nil, configErr(fmt.Errorf("loading keyring: %w", err))
 	}
@@ -97,3 +97,28 @@ func createExclusive(path string) (remove func() error, err error) {
 	}
 	return func() error { return os.Remove(path) }, nil
 }
+
+// insecureKeyringError returns the CLI's own message for err, a refusal
+// (keyring.ErrInsecurePermissions) of the keyring file for its mode: the
+// keyring package's message names its Go option, not the CLI flag. The
+// result wraps err.
+func (c *cli) insecureKeyringError(err error) error {
+	file := "keyring file " + c.keyringPath
+	if fi, serr := os.Stat(c.keyringPath); serr == nil {
+		file += fmt.Sprintf(" has mode %04o", fi.Mode().Perm())
+	}
+	return &messageError{
+		msg: fmt.Sprintf("%s: group or others can access it (chmod 600 %s, or pass --allow-insecure-permissions)", file, shellQuote(c.keyringPath)),
+		err: err,
+	}
+}
+
+// messageError is an error with its own message that wraps another, whose
+// message it replaces.
+type messageError struct {
+	msg string
+	err error
+}
+
+func (e *messageError) Error() string { return e.msg }
+func (e *messageError) Unwrap() error { return e.err }

@@ -71,7 +71,13 @@ token. accountvault never writes it anywhere.
 			if _, err := fmt.Fprintln(c.stdout, k); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout: store it in your secret manager and export it as %s; it is not written anywhere else\n", c.masterKeyEnv)
+			// Neutral: the key may be the first one, or the new one of
+			// a master key rotation.
+			rotating := fmt.Sprintf(" (or %s when rotating: see 'accountvault keys remaster')", envNewMasterKey)
+			if c.masterKeyEnv == envNewMasterKey {
+				rotating = ""
+			}
+			fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout (it is not written anywhere else): store this master key in your secret manager; export it as %s%s\n", c.masterKeyEnv, rotating)
 			return nil
 		}),
 	}
@@ -175,7 +181,8 @@ keyring loaded" listing the id in key_ids), then run 'keys promote ID'.
 					return "", err
 				}
 				c.audit("accountvault: key staged", "key_id", id)
-				return fmt.Sprintf("staged key %d\nnext: distribute %s, wait for every replica to reload it, then: accountvault keys promote %d", id, c.keyringPath, id), nil
+				next := c.command("keys", "promote", strconv.FormatUint(uint64(id), 10))
+				return fmt.Sprintf("staged key %d\nnext: distribute %s, wait for every replica to reload it, %s", id, c.keyringPath, next.hint("then")), nil
 			})
 		}),
 	}
@@ -206,7 +213,7 @@ has loaded already (see 'keys stage'). Then distribute the file, and run
 				if old == id {
 					return fmt.Sprintf("key %d is the primary key already", id), nil
 				}
-				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, then: accountvault rewrap --db ...", id, old, c.keyringPath), nil
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, %s", id, old, c.keyringPath, c.command("rewrap").anyDB().hint("then")), nil
 			})
 		}),
 	}
@@ -231,7 +238,7 @@ rows written with the new key until it does: with several replicas, prefer
 					return "", err
 				}
 				c.audit("accountvault: key rotated", "key_id", id, "former_primary_key_id", old)
-				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, then: accountvault rewrap --db ...", id, old, c.keyringPath), nil
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, %s", id, old, c.keyringPath, c.command("rewrap").anyDB().hint("then")), nil
 			})
 		}),
 	}
@@ -272,23 +279,25 @@ func (c *cli) keysRetireCmd(verb string) *cobra.Command {
 	var short, long string
 	if verb == "disable" {
 		short = "Disable a key, after checking that no stored value uses it"
-		long = `disable makes key ID disabled: it neither wraps nor unwraps. With --db, it
-first counts the values of --table that name the key (a parse of every row,
-nothing is opened) and refuses, with exit code 1, while any does: run
-'rewrap' and 'check' first. Without --db it requires --force, which skips the
-count: values still under the key become unreadable until 'keys enable'.
-A disabled key can be enabled again, or deleted with 'keys delete'.
-Distribute the file afterwards.
+		long = `disable makes key ID disabled: it neither wraps nor unwraps. The primary key
+cannot be disabled (promote another first): that is refused with exit code 2,
+before anything is counted. With --db, disable then counts the values of
+--table that name the key (a parse of every row, nothing is opened) and
+refuses, with exit code 1, while any does: run 'rewrap' and 'check' first.
+Without --db it requires --force, which skips the count: values still under
+the key become unreadable until 'keys enable'. A disabled key can be enabled
+again, or deleted with 'keys delete'. Distribute the file afterwards.
 
 `
 	} else {
 		short = "Delete a disabled key, after checking that no stored value uses it"
 		long = `delete removes the disabled key ID from the keyring for good: whatever it
-still protects is lost. With --db, it first counts the values of --table
-that name the key and refuses, with exit code 1, while any does. Without --db
-it requires --force, which skips the count. Only a disabled key can be
-deleted (exit code 2 otherwise): disable it first and keep it disabled long
-enough to be sure nothing needs it.
+still protects is lost. Only a disabled key can be deleted: any other is
+refused with exit code 2, before anything is counted, whatever uses it.
+Disable it first and keep it disabled long enough to be sure nothing needs
+it. With --db, delete then counts the values of --table that name the key and
+refuses, with exit code 1, while any does. Without --db it requires --force,
+which skips the count.
 
 `
 	}
@@ -318,6 +327,16 @@ enough to be sure nothing needs it.
 				}
 				return k.Delete(id)
 			}
+			// The key's status is checked first, on a copy: a key that
+			// cannot be disabled or deleted in its status is refused
+			// with exit code 2 whatever uses it, before the count,
+			// whose refusal is exit code 1.
+			if err := retire(k.Clone()); err != nil {
+				if errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState) {
+					return configErr(err)
+				}
+				return err
+			}
 			if f.db != "" {
 				var d *database
 				if d, err = c.openDB(ctx, f, false); err != nil {
@@ -343,7 +362,9 @@ enough to be sure nothing needs it.
 				var inUse *store.KeyInUseError
 				switch {
 				case errors.As(err, &inUse):
-					return failedErr(fmt.Errorf("refusing to %s key %d: %s in table %q still name it; run 'accountvault rewrap' then 'accountvault check' first", verb, id, plural(inUse.Count, "stored value"), f.table))
+					return failedErr(fmt.Errorf("refusing to %s key %d: %s in table %q still name it; run 'accountvault rewrap' then 'accountvault check' first\n%s\n%s",
+						verb, id, plural(inUse.Count, "stored value"), f.table,
+						c.command("rewrap").db(f).hint("next"), c.command("check").db(f).hint("then")))
 				case c.interrupted():
 					return errInterrupted
 				case errors.Is(err, keyring.ErrKeyNotFound), errors.Is(err, keyring.ErrKeyState):
@@ -363,7 +384,14 @@ enough to be sure nothing needs it.
 			c.audit("accountvault: key "+past, "key_id", id, "forced", force)
 			fmt.Fprintf(c.stdout, "key %d %s (%s)\n", id, past, how)
 			if verb == "disable" {
-				fmt.Fprintf(c.stdout, "next: distribute %s; later: accountvault keys delete %d\n", c.keyringPath, id)
+				// delete needs --db (or --force, never suggested).
+				later := c.command("keys", "delete", strconv.FormatUint(uint64(id), 10))
+				if f.db != "" {
+					later.db(f)
+				} else {
+					later.anyDB()
+				}
+				fmt.Fprintf(c.stdout, "next: distribute %s; %s\n", c.keyringPath, later.hint("later"))
 			}
 			return nil
 		}),

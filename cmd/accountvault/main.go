@@ -26,17 +26,21 @@ const exitCodesHelp = `Exit codes:
   1    rows failed (values that do not open, rows not processed, a key
        retirement refused because values still use the key, or a database
        error midway)
-  2    usage or configuration error (flags, master key, keyring, database);
-       nothing was changed
-  130  interrupted (SIGINT or SIGTERM)`
+  2    usage or configuration error (flags, master key, keyring, database,
+       a key whose status forbids the edit); nothing was changed
+  130  interrupted (SIGINT or SIGTERM)
+These are the exit codes of the built binary,
+  go build -o accountvault ./cmd/accountvault
+('go run' reports every non-zero exit code as 1).`
 
 // Environment variables and defaults of the global flags.
 const (
-	envKeyring        = "ACCOUNTVAULT_KEYRING"
-	defaultKeyring    = "accountvault-keyring.json"
-	envNewMasterKey   = "ACCOUNTVAULT_NEW_MASTER_KEY"
-	defaultTable      = "accounts"
-	defaultProgressIv = 2 * time.Second
+	envKeyring          = "ACCOUNTVAULT_KEYRING"
+	defaultKeyring      = "accountvault-keyring.json"
+	defaultMasterKeyEnv = "ACCOUNTVAULT_MASTER_KEY"
+	envNewMasterKey     = "ACCOUNTVAULT_NEW_MASTER_KEY"
+	defaultTable        = "accounts"
+	defaultProgressIv   = 2 * time.Second
 )
 
 func main() {
@@ -181,7 +185,7 @@ SQLite file path or a postgres:// URL; --table the accounts table (default
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.keyringPath, "keyring", defaultKeyring, "keyring `file` (env "+envKeyring+")")
-	pf.StringVar(&c.masterKeyEnv, "master-key-env", "ACCOUNTVAULT_MASTER_KEY", "`name` of the environment variable holding the master key")
+	pf.StringVar(&c.masterKeyEnv, "master-key-env", defaultMasterKeyEnv, "`name` of the environment variable holding the master key")
 	pf.BoolVar(&c.allowInsecure, "allow-insecure-permissions", false, "load a keyring file that group or others can access")
 	pf.StringVar(&c.logLevel, "log-level", "warn", "audit events on stderr at this `level` and above: debug, info, warn, error")
 	pf.DurationVar(&c.progressInterval, "progress-interval", defaultProgressIv, "when stderr is not a terminal, print a progress line at most this often (0: every batch)")

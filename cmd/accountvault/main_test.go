@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,11 +46,15 @@ func TestScript(t *testing.T) {
 
 // TestScriptDB runs testdata/script/db/*.txt against SQLite and against
 // Postgres. The scripts read the database from $DB and use the tables
-// $TABLE and $TABLE2.
+// $TABLE and $TABLE2. $QDB is the same database under a name that a shell
+// must see quoted (with, for Postgres, a password), and $QDB_PW the
+// password that must never be printed.
 func TestScriptDB(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		testscript.Run(t, scriptParams("testdata/script/db", "sqlite", func(env *testscript.Env) error {
 			env.Setenv("DB", filepath.Join(env.WorkDir, "av.db"))
+			env.Setenv("QDB", "it's a&b.db")
+			env.Setenv("QDB_PW", "no-password-in-a-sqlite-path")
 			env.Setenv("BACKEND", "sqlite")
 			env.Setenv("TABLE", "accounts")
 			env.Setenv("TABLE2", "account")
@@ -58,8 +63,14 @@ func TestScriptDB(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url, pool := requirePostgres(t)
+		qdb, pw, err := quotableURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
 		testscript.Run(t, scriptParams("testdata/script/db", "postgres", func(env *testscript.Env) error {
 			env.Setenv("DB", url)
+			env.Setenv("QDB", qdb)
+			env.Setenv("QDB_PW", pw)
 			env.Setenv("BACKEND", "postgres")
 			tables := []string{uniqueTable("avcli"), uniqueTable("avcli_legacy")}
 			env.Setenv("TABLE", tables[0])
@@ -76,6 +87,35 @@ func TestScriptDB(t *testing.T) {
 			return nil
 		}))
 	})
+}
+
+// quotableURL returns the test server's URL with a password and a second
+// query parameter (so its query holds '&'), and the password. A URL without
+// a password gets a made-up one, which the test server (trust
+// authentication) ignores; one with a password keeps it, and the returned
+// password is a marker that cannot appear in any output.
+func quotableURL(s string) (qdb, pw string, err error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", "", fmt.Errorf("test Postgres URL: %w", err)
+	}
+	pw = "avhints-not-a-real-password"
+	if _, ok := u.User.Password(); !ok {
+		user := "root"
+		if u.User != nil && u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, pw)
+	} else {
+		pw = "avhints-marker-never-printed"
+	}
+	q := u.Query()
+	if !q.Has("sslmode") {
+		q.Set("sslmode", "prefer")
+	}
+	q.Set("application_name", "avcli_hints")
+	u.RawQuery = q.Encode()
+	return u.String(), pw, nil
 }
 
 // scriptParams returns the parameters of a script run. backend ("sqlite",

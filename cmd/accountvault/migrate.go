@@ -101,7 +101,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above)", plural(p.Failed, "row")))
 			}
-			fmt.Fprintf(c.stdout, "next: accountvault check --db %s --table %s (it must report 0 legacy values), then remove store.WithLegacyPlaintext() from the application\n", d.name, d.table)
+			fmt.Fprintf(c.stdout, "%s\n  it must report 0 legacy values; then remove store.WithLegacyPlaintext() from the application\n", c.command("check").db(f).hint("next"))
 			return nil
 		}),
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +48,9 @@ and holds, enabled, every key that stored values name: otherwise it exits 2
 and changes nothing.
 
 Ctrl-C (SIGINT or SIGTERM) stops it between batches: it prints the last row id
-done and exits 130; run the same command again to finish. Then run 'check'.
+done and exits 130; run the same command again to finish. Interrupted before
+its walk (while it checks the keyring), it says "interrupted before any row
+was changed" and exits 130. Then run 'check': rewrap prints the command line.
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -59,22 +62,34 @@ done and exits 130; run the same command again to finish. Then run 'check'.
 			if err != nil {
 				return err
 			}
+			// Until the walk starts, rewrap only reads: an interruption
+			// before it changed no row, and says so.
+			beforeWalk := func(err error) error {
+				if err != nil && (errors.Is(err, errInterrupted) || c.interrupted()) {
+					fmt.Fprintln(c.stderr, "rewrap: interrupted before any row was changed; run the same command again")
+					return errInterrupted
+				}
+				return err
+			}
 			ctx := c.sig
 			d, err := c.openDB(ctx, f, false)
 			if err != nil {
-				return err
+				return beforeWalk(err)
 			}
 			defer closeDB(d, &err)
 			if err := probeTable(ctx, d); err != nil {
-				return err
+				return beforeWalk(err)
 			}
 			s, err := c.newStore(d, k)
 			if err != nil {
 				return err
 			}
-			usage, rows, err := c.verifyKeyring(ctx, s, d, k, w.batch)
+			usage, rows, err := c.checkKeyring(ctx, s, d, k, w.batch, func(string) {})
 			if err != nil {
-				return err
+				return beforeWalk(err)
+			}
+			if c.interrupted() {
+				return beforeWalk(errInterrupted)
 			}
 			primary := k.Primary()
 			if rows == 0 {
@@ -85,7 +100,7 @@ done and exits 130; run the same command again to finish. Then run 'check'.
 				fmt.Fprintf(c.stdout, "rewrap: nothing to do: every sealed value in table %q names the primary key %d (%s)\n", d.table, primary, plural(rows, "row"))
 				return nil
 			}
-			return c.rewrap(s, d, k, w, rows)
+			return c.rewrap(s, d, f, k, w, rows)
 		}),
 	}
 	f.add(cmd, true)
@@ -103,7 +118,7 @@ func onlyKey(usage map[uint32]int, id uint32) bool {
 	return true
 }
 
-func (c *cli) rewrap(s *store.Store, d *database, k *keyring.Keyring, w walkFlags, rows int) error {
+func (c *cli) rewrap(s *store.Store, d *database, f dbFlags, k *keyring.Keyring, w walkFlags, rows int) error {
 	ctx, stopAtBatch, cancel := c.batchContext()
 	defer cancel()
 	prog := c.newProgress("rewrap", rows, func(p store.Progress) string {
@@ -133,7 +148,7 @@ func (c *cli) rewrap(s *store.Store, d *database, k *keyring.Keyring, w walkFlag
 	if p.Conflicts > 0 {
 		fmt.Fprintf(c.stdout, "note: %s written concurrently were sealed by their writers; 'check' shows whether any still names an old key (then run rewrap again)\n", plural(p.Conflicts, "row"))
 	}
-	fmt.Fprintf(c.stdout, "next: accountvault check --db %s --table %s\n", d.name, d.table)
+	fmt.Fprintln(c.stdout, c.command("check").db(f).hint("next"))
 	return nil
 }
 
