@@ -175,7 +175,7 @@ func (s *Store) open(kek *keyring.KEK, raw accountvault.Account) (accountvault.A
 	plain, err := envelope.Open(kek, s.place(&raw), f)
 	if err != nil {
 		rerr := rowError(raw.ID, err)
-		s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", errorKind(err))
+		s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", ErrorKind(err))
 		return accountvault.Account{}, rerr
 	}
 	for c, v := range legacy {
@@ -252,8 +252,10 @@ func rowError(id string, err error) *accountvault.RowError {
 	return &accountvault.RowError{ID: id, Err: err}
 }
 
-// errorKind names the class of an open failure for audit events.
-func errorKind(err error) string {
+// ErrorKind names the class of a failure to open a sealed value, as audit
+// events and the CLI's reports show it: "unknown_key", "legacy_plaintext",
+// "decrypt", or "other".
+func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, accountvault.ErrUnknownKey):
 		return "unknown_key"

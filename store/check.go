@@ -122,7 +122,7 @@ func (s *Store) Check(ctx context.Context, opts WalkOptions) (CheckReport, error
 			}
 			rep.Columns[c].Failed[id]++
 			addFailure(&rep.Failures, rowError(raw.ID, err))
-			s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", c.String(), "error_kind", errorKind(err))
+			s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", c.String(), "error_kind", ErrorKind(err))
 			f[c] = nil
 		}
 	})

@@ -51,7 +51,7 @@ func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 			rerr := rowError(raw.ID, err)
 			rep.Failed++
 			addFailure(&rep.Failures, rerr)
-			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", errorKind(err))
+			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", ErrorKind(err))
 			return nil
 		}
 		if !changed {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/keyring"
 	"github.com/accountvault/accountvault/store"
 )
@@ -198,7 +197,7 @@ func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *ch
 		}
 	}
 	for _, f := range rep.Failures {
-		r.Failures = append(r.Failures, failureResult{ID: f.ID, Column: f.Column, Kind: errorKind(f.Err), Error: errString(f.Err)})
+		r.Failures = append(r.Failures, failureResult{ID: f.ID, Column: f.Column, Kind: store.ErrorKind(f.Err), Error: errString(f.Err)})
 	}
 	r.FailuresTruncated = len(rep.Failures) < r.Totals.Failed
 	return r
@@ -239,19 +238,6 @@ func (r *checkResult) print(w io.Writer) error {
 		fmt.Fprintf(w, "  row %q %s: %s: %s\n", f.ID, col, f.Kind, f.Error)
 	}
 	return nil
-}
-
-// errorKind names the class of a failure to open.
-func errorKind(err error) string {
-	switch {
-	case errors.Is(err, accountvault.ErrUnknownKey):
-		return "unknown_key"
-	case errors.Is(err, accountvault.ErrLegacyPlaintext):
-		return "legacy_plaintext"
-	case errors.Is(err, accountvault.ErrDecrypt):
-		return "decrypt"
-	}
-	return "other"
 }
 
 func errString(err error) string {

@@ -172,7 +172,7 @@ func printFailures(c *cli, cmd string, failures []store.Failure, total int) {
 		if col == "" {
 			col = "-"
 		}
-		fmt.Fprintf(c.stderr, "  row %q %s: %s: %s\n", f.ID, col, errorKind(f.Err), errString(f.Err))
+		fmt.Fprintf(c.stderr, "  row %q %s: %s: %s\n", f.ID, col, store.ErrorKind(f.Err), errString(f.Err))
 	}
 	if len(failures) < total {
 		fmt.Fprintf(c.stderr, "  (%d more not listed)\n", total-len(failures))
