@@ -40,6 +40,8 @@ func (f *dbFlags) add(cmd *cobra.Command, required bool) {
 type database struct {
 	backend accountvault.Backend
 	migrate func(context.Context) error
+	// inspect reads what the catalog says of the table, reading no row.
+	inspect func(context.Context) (tableState, error)
 	close   func() error
 	name    string // the --db argument, with any password redacted
 	table   string
@@ -107,7 +109,14 @@ func (c *cli) openDB(ctx context.Context, f dbFlags, create bool) (*database, er
 	if err != nil {
 		return nil, configErr(fmt.Errorf("opening %s: %w", f.db, err))
 	}
-	return &database{backend: b, migrate: b.Migrate, close: b.Close, name: f.db, table: f.table}, nil
+	return &database{
+		backend: b,
+		migrate: b.Migrate,
+		inspect: sqliteInspector(f.db, f.table),
+		close:   b.Close,
+		name:    f.db,
+		table:   f.table,
+	}, nil
 }
 
 // closeDB closes d, joining a close error to err.

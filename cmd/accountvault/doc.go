@@ -26,7 +26,9 @@
 // ETA is drawn instead).
 //
 // --db is a SQLite file path, or a postgres:// or postgresql:// URL. --table
-// is the accounts table (default "accounts"). Every command runs --help.
+// is the accounts table (default "accounts"; better-auth's is "account").
+// migrate adopts an existing table and never creates one. Every command
+// runs --help.
 //
 // # Exit codes
 //
@@ -38,7 +40,9 @@
 //	2    usage or configuration error: bad flags or arguments, no or wrong
 //	     master key, missing or unreadable keyring file, a keyring that
 //	     cannot open the table's data or lacks a key in use, a database or
-//	     table that cannot be opened, a key whose status forbids the edit
+//	     table that cannot be opened, a table that migrate cannot adopt
+//	     (missing, camelCase columns, duplicate provider and account
+//	     ids), a key whose status forbids the edit
 //	     (disabling the primary key, deleting a key that is not disabled:
 //	     refused before any value is counted); nothing was changed
 //	130  interrupted (SIGINT or SIGTERM); see below

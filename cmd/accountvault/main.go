@@ -27,7 +27,8 @@ const exitCodesHelp = `Exit codes:
        retirement refused because values still use the key, or a database
        error midway)
   2    usage or configuration error (flags, master key, keyring, database,
-       a key whose status forbids the edit); nothing was changed
+       a missing table or one migrate cannot adopt, a key whose status
+       forbids the edit); nothing was changed
   130  interrupted (SIGINT or SIGTERM)
 These are the exit codes of the built binary,
   go build -o accountvault ./cmd/accountvault

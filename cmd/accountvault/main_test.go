@@ -46,9 +46,10 @@ func TestScript(t *testing.T) {
 
 // TestScriptDB runs testdata/script/db/*.txt against SQLite and against
 // Postgres. The scripts read the database from $DB and use the tables
-// $TABLE and $TABLE2. $QDB is the same database under a name that a shell
-// must see quoted (with, for Postgres, a password), and $QDB_PW the
-// password that must never be printed.
+// $TABLE, $TABLE2, $TABLE3 and $TABLE4 (under Postgres, names unique to
+// the script run, dropped after it). $QDB is the same database under a
+// name that a shell must see quoted (with, for Postgres, a password), and
+// $QDB_PW the password that must never be printed.
 func TestScriptDB(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		testscript.Run(t, scriptParams("testdata/script/db", "sqlite", func(env *testscript.Env) error {
@@ -58,6 +59,8 @@ func TestScriptDB(t *testing.T) {
 			env.Setenv("BACKEND", "sqlite")
 			env.Setenv("TABLE", "accounts")
 			env.Setenv("TABLE2", "account")
+			env.Setenv("TABLE3", "account_camel")
+			env.Setenv("TABLE4", "account_dup")
 			return nil
 		}))
 	})
@@ -72,9 +75,11 @@ func TestScriptDB(t *testing.T) {
 			env.Setenv("QDB", qdb)
 			env.Setenv("QDB_PW", pw)
 			env.Setenv("BACKEND", "postgres")
-			tables := []string{uniqueTable("avcli"), uniqueTable("avcli_legacy")}
+			tables := []string{uniqueTable("avcli"), uniqueTable("avcli_legacy"), uniqueTable("avcli_camel"), uniqueTable("avcli_dup")}
 			env.Setenv("TABLE", tables[0])
 			env.Setenv("TABLE2", tables[1])
+			env.Setenv("TABLE3", tables[2])
+			env.Setenv("TABLE4", tables[3])
 			env.Defer(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
@@ -150,14 +155,20 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":     cmdExitcode,
-			"capture":      cmdCapture,
-			"seed":         cmdSeed,
-			"legacydb":     cmdLegacyDB,
-			"snapshot":     cmdSnapshot,
-			"tamper":       cmdTamper,
-			"verifytokens": cmdVerifyTokens,
-			"columntype":   cmdColumnType,
+			"exitcode":      cmdExitcode,
+			"capture":       cmdCapture,
+			"seed":          cmdSeed,
+			"legacydb":      cmdLegacyDB,
+			"snapshot":      cmdSnapshot,
+			"tamper":        cmdTamper,
+			"verifytokens":  cmdVerifyTokens,
+			"columntype":    cmdColumnType,
+			"adopttable":    cmdAdoptTable,
+			"verifyadopted": cmdVerifyAdopted,
+			"rawsnapshot":   cmdRawSnapshot,
+			"tableexists":   cmdTableExists,
+			"refusewrites":  cmdRefuseWrites,
+			"renamecamel":   cmdRenameCamel,
 		},
 	}
 }

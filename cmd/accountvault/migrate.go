@@ -3,12 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/accountvault/accountvault/backends/postgres"
+	"github.com/accountvault/accountvault/backends/sqlite"
 	"github.com/accountvault/accountvault/store"
 )
+
+// runbookHint points to the SECURITY.md section that renames better-auth's
+// camelCase columns.
+const runbookHint = `hint: rename better-auth's camelCase columns first: see SECURITY.md, Adopting an existing plaintext database`
 
 func (c *cli) migrateCmd() *cobra.Command {
 	var (
@@ -17,12 +24,24 @@ func (c *cli) migrateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "migrate --db DB [--table T]",
-		Short: "Create or upgrade the table's schema, then seal its plaintext tokens",
-		Long: `migrate brings the table to the current schema (creating it if needed; in an
-adopted better-auth or pylon table, TEXT token columns become BLOB/BYTEA
-without altering a value), then seals every legacy plaintext token in place,
-under the keyring's primary key. Each row is written by compare-and-swap; the
-walk is online, resumable and safe to run from several places at once.
+		Short: "Adopt an existing table: convert its schema, then seal its plaintext tokens",
+		Long: `migrate adopts an existing accounts table (better-auth's is "account", pylon's
+"_pylon_accounts": name it with --table). It never creates a table: if --db
+holds no table of that name, it exits 2 and creates nothing. (A new
+deployment's application creates its table with the backend's Migrate.)
+
+First it brings the table to accountvault's schema, in one transaction: TEXT
+token columns become BLOB/BYTEA without altering a value, timestamps and
+ISO-8601 dates become epoch seconds, and UNIQUE(provider_id, account_id) is
+added. A table it cannot convert safely (better-auth's camelCase column
+names, duplicate (provider_id, account_id) pairs, a time that looks like
+milliseconds, ...) is refused with the column named: exit 2, nothing changed.
+SECURITY.md ("Adopting an existing plaintext database") shows the SQL that
+renames better-auth's camelCase columns.
+
+Then it seals every legacy plaintext token in place, under the keyring's
+primary key. Each row is written by compare-and-swap; the walk is online,
+resumable and safe to run from several places at once.
 
 Back up the database first. While migrate runs, the application must open
 its store with store.WithLegacyPlaintext(); remove it once 'check' reports 0
@@ -43,18 +62,30 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return err
 			}
 			ctx := c.sig
-			d, err := c.openDB(ctx, f, true)
+			// A SQLite file that does not exist holds no table to adopt:
+			// openDB refuses it rather than create it.
+			d, err := c.openDB(ctx, f, false)
 			if err != nil {
 				return err
 			}
 			defer closeDB(d, &err)
+			before, err := d.inspect(ctx)
+			if err != nil {
+				if c.interrupted() {
+					return errInterrupted
+				}
+				return configErr(fmt.Errorf("reading the catalog of %s: %w", d.name, err))
+			}
+			if !before.exists {
+				return configErr(fmt.Errorf("no table %q in %s: migrate adopts an existing table; check --table (better-auth's table is account)", d.table, d.name))
+			}
 			s, err := c.newStore(d, k)
 			if err != nil {
 				return err
 			}
 			// Refuse a wrong keyring before touching the schema. A table
-			// that does not exist yet, or cannot be read before its
-			// migration, is checked after it.
+			// that cannot be read before its migration (camelCase
+			// columns, say) is checked after it.
 			if _, lerr := d.backend.List(ctx, "", 1); lerr == nil {
 				if err := s.Verify(ctx); errors.Is(err, store.ErrWrongKeyring) {
 					return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
@@ -64,12 +95,16 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return errInterrupted
 			}
 			if err := d.migrate(ctx); err != nil {
-				if c.interrupted() {
-					return errInterrupted
-				}
-				return fmt.Errorf("migrating the schema of table %q: %w", d.table, err)
+				return c.migrateError(d, before, err)
 			}
-			fmt.Fprintf(c.stderr, "migrate: schema of table %q is up to date\n", d.table)
+			after, ierr := d.inspect(ctx)
+			if ierr != nil {
+				// The schema is converted; only the account of what
+				// changed is lost.
+				fmt.Fprintf(c.stderr, "migrate: schema of table %q: ready (could not read the catalog to tell what changed: %v)\n", d.table, ierr)
+			} else {
+				fmt.Fprintf(c.stderr, "migrate: schema of table %q: %s\n", d.table, schemaReport(before, after))
+			}
 			_, rows, err := c.verifyKeyring(ctx, s, d, k, w.batch)
 			if err != nil {
 				return err
@@ -94,8 +129,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 					c.printResume("migrate", p.Cursor)
 					return errInterrupted
 				}
-				c.printResume("migrate", p.Cursor)
-				return fmt.Errorf("migrate stopped (%s): %w", summary, err)
+				return c.walkError(d, w, p, summary, err)
 			}
 			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", time.Since(start).Round(time.Millisecond), d.table, summary)
 			if p.Failed > 0 {
@@ -108,4 +142,136 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 	f.add(cmd, true)
 	w.add(cmd)
 	return cmd
+}
+
+// migrateError returns the error of a failed Migrate of d's table, whose
+// catalog read before was before. Migrate runs in one transaction: a
+// refused table, or one the database does not let this role convert, is
+// left unchanged (exit 2).
+func (c *cli) migrateError(d *database, before tableState, err error) error {
+	if c.interrupted() {
+		fmt.Fprintf(c.stderr, "migrate: interrupted while converting the schema of table %q: nothing was changed\n", d.table)
+		return errInterrupted
+	}
+	if errors.Is(err, sqlite.ErrIncompatibleTable) || errors.Is(err, postgres.ErrIncompatibleTable) {
+		var te error = err
+		column := ""
+		if e := (*sqlite.TableError)(nil); errors.As(err, &e) {
+			te, column = e, e.Column
+		} else if e := (*postgres.TableError)(nil); errors.As(err, &e) {
+			te, column = e, e.Column
+		}
+		msg := fmt.Errorf("%w; nothing was changed", te)
+		if camel := camelCaseColumns(before); len(camel) > 0 || hasUpper(column) {
+			msg = fmt.Errorf("%w\n%s", msg, runbookHint)
+		}
+		return configErr(msg)
+	}
+	if classifyDBError(err) == dbErrConfig {
+		return configErr(fmt.Errorf("converting the schema of table %q: %w; nothing was changed", d.table, err))
+	}
+	return failedErr(fmt.Errorf("migrating the schema of table %q: %w", d.table, err))
+}
+
+// walkError returns the error of an EncryptLegacy walk that stopped at err,
+// with progress p (summarised in summary), not interrupted. Only a
+// transient database error earns "run the same command again": any other
+// would stop the next run at the same row.
+func (c *cli) walkError(d *database, w walkFlags, p store.Progress, summary string, err error) error {
+	class := classifyDBError(err)
+	if class == dbErrTransient {
+		c.printResume("migrate", p.Cursor)
+		return failedErr(fmt.Errorf("migrate stopped by a database error (%s): %w", summary, err))
+	}
+	if p.Cursor != w.after {
+		fmt.Fprintf(c.stderr, "migrate: stopped after row %q; fix the cause, then run the same command again to finish (add --after %q to skip the rows done)\n", p.Cursor, p.Cursor)
+	}
+	if class == dbErrConfig && p.Rewritten == 0 {
+		return configErr(fmt.Errorf("migrate cannot write to table %q of %s (%s): %w; no token was sealed", d.table, d.name, summary, err))
+	}
+	return failedErr(fmt.Errorf("migrate stopped (%s): %w", summary, err))
+}
+
+// schemaReport says what Migrate did, from the catalog before and after.
+func schemaReport(before, after tableState) string {
+	ready := fmt.Sprintf("ready (schema version %d)", after.version)
+	switch {
+	case before.version != 0 && before.version == after.version:
+		return ready + ": already in accountvault's schema, nothing changed"
+	case before.version != 0:
+		return fmt.Sprintf("%s: upgraded from schema version %d", ready, before.version)
+	}
+	changes := typeChanges(before, after)
+	if len(changes) == 0 {
+		return ready + ": adopted; no column type changed"
+	}
+	return ready + ": adopted; converted " + strings.Join(changes, "; ")
+}
+
+// typeChanges lists the columns of accountvault's schema whose declared
+// type differs between before and after, grouped by change:
+// "access_token, refresh_token, id_token from TEXT to BLOB".
+func typeChanges(before, after tableState) []string {
+	var order []string
+	cols := map[string][]string{}
+	for _, name := range schemaColumns {
+		from, ok1 := before.column(name)
+		to, ok2 := after.column(name)
+		if !ok1 || !ok2 || strings.EqualFold(strings.TrimSpace(from), strings.TrimSpace(to)) {
+			continue
+		}
+		key := fmt.Sprintf("from %s to %s", typeName(from), typeName(to))
+		if cols[key] == nil {
+			order = append(order, key)
+		}
+		cols[key] = append(cols[key], name)
+	}
+	out := make([]string, len(order))
+	for i, key := range order {
+		out[i] = strings.Join(cols[key], ", ") + " " + key
+	}
+	return out
+}
+
+func typeName(t string) string {
+	if t = strings.TrimSpace(t); t == "" {
+		return "no declared type"
+	}
+	return t
+}
+
+// camelCaseColumns returns better-auth's default camelCase names (userId)
+// that the table has for a column of accountvault's schema it lacks
+// (user_id).
+func camelCaseColumns(st tableState) []string {
+	var out []string
+	for _, name := range schemaColumns {
+		camel := camelCase(name)
+		if camel == name {
+			continue
+		}
+		if _, ok := st.column(name); ok {
+			continue
+		}
+		if _, ok := st.column(camel); ok {
+			out = append(out, camel)
+		}
+	}
+	return out
+}
+
+// camelCase returns better-auth's default name of a snake_case column:
+// "user_id" becomes "userId".
+func camelCase(name string) string {
+	parts := strings.Split(name, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func hasUpper(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) >= 0
 }
