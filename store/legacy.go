@@ -32,6 +32,11 @@ type LegacyReport struct {
 // table that is still being migrated need WithLegacyPlaintext.
 func (s *Store) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyReport, error) {
 	var rep LegacyReport
+	// Sealing under a keyring that cannot open the table's existing data
+	// would leave rows the rest of the deployment cannot read.
+	if err := s.ready(ctx); err != nil {
+		return rep, err
+	}
 	kek := s.kek.Load()
 	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kek.PrimaryID())
 	err := s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {

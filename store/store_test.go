@@ -528,3 +528,17 @@ func TestLegacyMode(t *testing.T) {
 		}
 	})
 }
+
+// TestEncryptLegacyRefusesWrongKeyring: sealing plaintext under another
+// deployment's keyring would leave rows the others cannot open.
+func TestEncryptLegacyRefusesWrongKeyring(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	mustUpsert(t, newStore(t, env, genKeyring(t)), account("s", "u", "github", "s"))
+	// A legacy row, written straight to the backend: plaintext tokens.
+	mustUpsert(t, env.Backend, account("l", "u", "google", "l"))
+	rep, err := newStore(t, env, genKeyring(t)).EncryptLegacy(ctx, store.WalkOptions{})
+	wantErr(t, "EncryptLegacy with the wrong keyring", err, store.ErrWrongKeyring)
+	if rep.Rewritten != 0 || string(env.Raw(t, "l", "access_token")) != "at-l" {
+		t.Fatal("EncryptLegacy sealed a row under the wrong keyring")
+	}
+}
