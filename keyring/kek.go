@@ -44,8 +44,9 @@ type KEK struct {
 	// primary, decrypt-only). A lookup here is the O(1) lookup by output
 	// prefix that Tink's keyset primitive does, without its fallback to
 	// RAW keys (which a keyring never holds).
-	byID map[uint32]tink.AEAD
-	ids  []uint32 // enabled key ids in creation order
+	byID   map[uint32]tink.AEAD
+	ids    []uint32 // enabled key ids in creation order
+	status map[uint32]Status
 }
 
 // KEK builds the wrapping primitive of the keyring's current keys: the
@@ -60,7 +61,7 @@ func (k *Keyring) KEK() (*KEK, error) {
 	for _, ki := range k.keys {
 		status[ki.ID] = ki.Status
 	}
-	s := &KEK{byID: make(map[uint32]tink.AEAD, len(k.keys))}
+	s := &KEK{byID: make(map[uint32]tink.AEAD, len(k.keys)), status: status}
 	for i := range k.handle.Len() {
 		entry, err := k.handle.Entry(i)
 		if err != nil {
@@ -157,6 +158,13 @@ func (s *KEK) Unwrap(keyID uint32, wrapped, ad []byte) (dek []byte, err error) {
 		return nil, fmt.Errorf("keyring: unwrap with key %d: %w", keyID, accountvault.ErrDecrypt)
 	}
 	return dek, nil
+}
+
+// Status returns the status key id had when the snapshot was built, and
+// whether the keyring held it at all.
+func (s *KEK) Status(id uint32) (Status, bool) {
+	st, ok := s.status[id]
+	return st, ok
 }
 
 // PrimaryID returns the id of the key that Wrap uses.

@@ -22,13 +22,14 @@ import (
 // read the row again before relying on either. This holds for every
 // write of the store.
 func (s *Store) Upsert(ctx context.Context, a accountvault.Account) (accountvault.Account, error) {
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return accountvault.Account{}, err
 	}
 	if err := s.checkWrite(&a); err != nil {
 		return accountvault.Account{}, err
 	}
-	w, err := s.seal(s.kek.Load(), a)
+	w, err := s.seal(kek, a)
 	if err != nil {
 		return accountvault.Account{}, err
 	}
@@ -44,14 +45,15 @@ func (s *Store) Upsert(ctx context.Context, a accountvault.Account) (accountvaul
 // opened. A row that fails to open is an *[accountvault.RowError] wrapping
 // ErrDecrypt, ErrUnknownKey or ErrLegacyPlaintext.
 func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string) (accountvault.Account, error) {
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return accountvault.Account{}, err
 	}
 	raw, err := s.b.FindByProvider(ctx, providerID, accountID)
 	if err != nil {
 		return accountvault.Account{}, err
 	}
-	return s.open(s.kek.Load(), raw)
+	return s.open(kek, raw)
 }
 
 // FindForUser returns the user's rows with their tokens opened. Rows that
@@ -59,14 +61,15 @@ func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string
 // that did open together with an error joining one *[accountvault.RowError]
 // per failing row.
 func (s *Store) FindForUser(ctx context.Context, userID string) ([]accountvault.Account, error) {
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return nil, err
 	}
 	raw, err := s.b.FindForUser(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	return s.openAll(raw)
+	return s.openAll(kek, raw)
 }
 
 // List returns a page of rows in id order with their tokens opened, with the
@@ -75,14 +78,15 @@ func (s *Store) FindForUser(ctx context.Context, userID string) ([]accountvault.
 // Rows that failed to open still advance the cursor: use the error's
 // RowError ids, or the backend's own List, to page past them.
 func (s *Store) List(ctx context.Context, after string, limit int) ([]accountvault.Account, error) {
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return nil, err
 	}
 	raw, err := s.b.List(ctx, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	return s.openAll(raw)
+	return s.openAll(kek, raw)
 }
 
 // Unlink deletes the row for (providerID, accountID) (ErrNotFound if none).
@@ -96,7 +100,8 @@ func (s *Store) Unlink(ctx context.Context, providerID, accountID string) error 
 // meanwhile gives an error wrapping ErrConflict. The swap itself is atomic
 // in the backend, so a concurrent write always wins.
 func (s *Store) CompareAndSwap(ctx context.Context, old, new accountvault.Account) error {
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return err
 	}
 	if new.ID != old.ID || new.UserID != old.UserID || new.ProviderID != old.ProviderID || new.AccountID != old.AccountID {
@@ -115,7 +120,6 @@ func (s *Store) CompareAndSwap(ctx context.Context, old, new accountvault.Accoun
 	if raw.ID != old.ID || raw.UserID != old.UserID {
 		return fmt.Errorf("store: row %q was re-linked: %w", old.ID, accountvault.ErrConflict)
 	}
-	kek := s.kek.Load()
 	cur, err := s.open(kek, raw)
 	if err != nil {
 		return err
@@ -136,7 +140,15 @@ func (s *Store) checkWrite(a *accountvault.Account) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	for c, v := range tokens(a) {
+	if err := checkPlaintext(tokens(a)); err != nil {
+		return err
+	}
+	return s.checkPassword(a)
+}
+
+// checkPlaintext enforces the envelope's plaintext limit on each token.
+func checkPlaintext(f envelope.Fields) error {
+	for c, v := range f {
 		if len(v) > envelope.MaxPlaintext {
 			return &accountvault.InvalidAccountError{
 				Field:  fieldName(envelope.Column(c)),
@@ -144,6 +156,11 @@ func (s *Store) checkWrite(a *accountvault.Account) error {
 			}
 		}
 	}
+	return nil
+}
+
+// checkPassword refuses a Password that is not a recognised hash.
+func (s *Store) checkPassword(a *accountvault.Account) error {
 	if a.Password != "" && !s.pw.recognized(a.Password) {
 		return errPasswordNotHashed
 	}
@@ -187,8 +204,7 @@ func (s *Store) open(kek *keyring.KEK, raw accountvault.Account) (accountvault.A
 	return raw, nil
 }
 
-func (s *Store) openAll(raw []accountvault.Account) ([]accountvault.Account, error) {
-	kek := s.kek.Load()
+func (s *Store) openAll(kek *keyring.KEK, raw []accountvault.Account) ([]accountvault.Account, error) {
 	out := raw[:0]
 	var errs []error
 	for _, r := range raw {

@@ -34,12 +34,16 @@ func (s *Store) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 	var rep LegacyReport
 	// Sealing under a keyring that cannot open the table's existing data
 	// would leave rows the rest of the deployment cannot read.
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return rep, err
 	}
-	kek := s.kek.Load()
 	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kek.PrimaryID())
-	err := s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+	err = s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+		kek, err := s.ready(ctx) // the keyring version current for this row
+		if err != nil {
+			return err
+		}
 		orig := tokens(&raw)
 		var plain envelope.Fields
 		n := 0
@@ -54,7 +58,16 @@ func (s *Store) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 			return nil
 		}
 		w := raw
-		if err := s.checkWrite(&w); err != nil {
+		// Only the plaintext values are sealed here: sealed ones may be
+		// larger than the plaintext limit and stay as they are.
+		err = w.Validate()
+		if err == nil {
+			err = checkPlaintext(plain)
+		}
+		if err == nil {
+			err = s.checkPassword(&w)
+		}
+		if err != nil {
 			rep.Failed++
 			addFailure(&rep.Failures, &accountvault.RowError{ID: raw.ID, Err: err})
 			s.log.Warn("accountvault: encrypt-legacy cannot seal a row", "table", s.table, "row_id", raw.ID, "error", err.Error())

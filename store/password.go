@@ -49,8 +49,10 @@ func WithPasswordHasher(h *password.Hasher) Option {
 
 // SetPassword hashes password with argon2id and writes it to userID's
 // "credential" row (AccountID = userID, better-auth's convention), creating
-// the row if there is none. A password change always wins over a concurrent
-// hash upgrade.
+// the row if there is none. An existing row is changed by CompareAndSwap of
+// its password column alone (retried if the row changes meanwhile), so a
+// concurrent write to its other columns is never lost; a password change
+// always wins over a concurrent hash upgrade.
 func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 	if userID == "" {
 		return &accountvault.InvalidAccountError{Field: "UserID", Reason: "is empty"}
@@ -59,21 +61,29 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 	if err != nil {
 		return fmt.Errorf("store: hashing password: %w", err)
 	}
-	a, err := s.FindByProvider(ctx, accountvault.ProviderCredential, userID)
-	switch {
-	case errors.Is(err, accountvault.ErrNotFound):
-		id, err := newID()
+	const attempts = 5
+	for i := 0; ; i++ {
+		raw, err := s.b.FindByProvider(ctx, accountvault.ProviderCredential, userID)
+		if errors.Is(err, accountvault.ErrNotFound) {
+			id, err := newID()
+			if err != nil {
+				return err
+			}
+			_, err = s.Upsert(ctx, accountvault.Account{ID: id, UserID: userID, ProviderID: accountvault.ProviderCredential,
+				AccountID: userID, Password: accountvault.Secret(hash)})
+			return err
+		}
 		if err != nil {
 			return err
 		}
-		a = accountvault.Account{ID: id, UserID: userID, ProviderID: accountvault.ProviderCredential, AccountID: userID}
-	case err != nil:
-		return err
+		w := raw
+		w.Password = accountvault.Secret(hash)
+		w.UpdatedAt = zeroTime
+		err = s.b.CompareAndSwap(ctx, raw, w)
+		if err == nil || !errors.Is(err, accountvault.ErrConflict) || i == attempts-1 {
+			return err
+		}
 	}
-	a.Password = accountvault.Secret(hash)
-	a.UpdatedAt = zeroTime
-	_, err = s.Upsert(ctx, a)
-	return err
 }
 
 // VerifyPassword reports whether pw is userID's password.
@@ -102,6 +112,16 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 		return false, nil
 	}
 	match, upgrade, err := s.pw.h.Verify(ctx, pw, raw.Password.Reveal())
+	if errors.Is(err, password.ErrPasswordTooLong) && len(pw) <= password.MaxPasswordLen {
+		// Longer than a legacy format accepts (bcrypt's 72 bytes): it
+		// cannot be this user's password. Answer as for a wrong one, after
+		// the same work, so that the answer does not tell which users
+		// still have a legacy hash.
+		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
+			return false, fmt.Errorf("store: verifying password: %w", err)
+		}
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("store: verifying password of row %q: %w", raw.ID, err)
 	}

@@ -255,3 +255,21 @@ func TestUnknownUserCostsTheSame(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPasswordForBcryptUser: a password longer than bcrypt's 72 bytes
+// is a wrong password for a bcrypt user, as for an unknown user, not an
+// error that would tell the two apart.
+func TestLongPasswordForBcryptUser(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t))
+	bc, err := bcrypt.GenerateFromPassword([]byte("short"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, s, accountvault.Account{ID: "cred", UserID: "bc", ProviderID: accountvault.ProviderCredential,
+		AccountID: "bc", Password: accountvault.Secret(bc)})
+	long := strings.Repeat("p", 100)
+	verify(t, s, "bc", long, false)
+	verify(t, s, "nobody", long, false)
+	verify(t, s, "bc", "short", true)
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
+	"github.com/accountvault/accountvault/keyring"
 )
 
 // RewrapReport is the outcome of a Rewrap.
@@ -33,17 +34,32 @@ type RewrapReport struct {
 // any error that stopped it.
 func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, error) {
 	var rep RewrapReport
-	if err := s.ready(ctx); err != nil {
+	kek, err := s.ready(ctx)
+	if err != nil {
 		return rep, err
 	}
-	kek := s.kek.Load()
 	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kek.PrimaryID())
-	err := s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+	err = s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+		// The keyring version current for this row: a key promoted
+		// while the walk runs is then its target, never moved back from.
+		kek, err := s.ready(ctx)
+		if err != nil {
+			return err
+		}
 		orig := tokens(&raw)
 		f := orig
 		for c, v := range f {
 			if len(v) > 0 && !envelope.IsSealed(v) {
 				f[c] = nil // legacy plaintext: not ours to touch here
+				continue
+			}
+			// A value on a key this replica still sees as staged was
+			// written by a replica that has promoted it already: it is
+			// newer than our primary, not older.
+			if id, err := envelope.KeyID(v); err == nil {
+				if st, ok := kek.Status(id); ok && st == keyring.Staged {
+					f[c] = nil
+				}
 			}
 		}
 		out, changed, err := envelope.Rewrap(kek, s.place(&raw), f)
@@ -76,7 +92,7 @@ func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 		}
 		return nil
 	})
-	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", kek.PrimaryID(),
+	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", s.kek.Load().PrimaryID(),
 		"seen", rep.Seen, "rewrapped", rep.Rewritten, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
 		"stopped", err != nil)
 	return rep, err

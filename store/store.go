@@ -24,10 +24,10 @@ type Store struct {
 
 	kek atomic.Pointer[keyring.KEK] // the current keyring version's primitive
 
-	// probe remembers that the keyring was found able to open the table's
-	// data (see Verify). It is reset by Reload.
-	probeMu sync.Mutex
-	probed  atomic.Bool
+	// verified is the keyring version that Verify last found able to open
+	// the table's data; calls run Verify again when kek differs from it.
+	probeMu  sync.Mutex
+	verified atomic.Pointer[keyring.KEK]
 
 	pw passwords
 }
@@ -129,7 +129,6 @@ func (s *Store) Reload(k *keyring.Keyring) error {
 		return fmt.Errorf("store: building keyring primitive: %w", err)
 	}
 	s.kek.Store(kek)
-	s.probed.Store(false)
 	s.log.Info("accountvault: keyring loaded", "table", s.table, "primary_key_id", kek.PrimaryID(), "key_ids", kek.KeyIDs())
 	return nil
 }

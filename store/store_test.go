@@ -542,3 +542,66 @@ func TestEncryptLegacyRefusesWrongKeyring(t *testing.T) {
 		t.Fatal("EncryptLegacy sealed a row under the wrong keyring")
 	}
 }
+
+// TestReloadReverifies: a keyring loaded by Reload is verified again before
+// it seals or opens anything.
+func TestReloadReverifies(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t))
+	mustUpsert(t, s, account("a", "u", "github", "a"))
+	if err := s.Reload(genKeyring(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Upsert(ctx, account("b", "u", "google", "b"))
+	wantErr(t, "write after reloading a wrong keyring", err, store.ErrWrongKeyring)
+	if n := env.Count(t); n != 1 {
+		t.Fatal("a row was sealed under the unverified keyring")
+	}
+}
+
+// TestRewrapLeavesNewerKeys: a replica whose keyring still holds a key as
+// staged must not move values that another replica, which has promoted
+// that key, sealed under it back onto its own older primary.
+func TestRewrapLeavesNewerKeys(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	k := genKeyring(t)
+	staged, err := k.Stage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := newStore(t, env, k) // sees the new key as staged
+	ahead := k.Clone()
+	if err := ahead.Promote(staged); err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, newStore(t, env, ahead), account("n", "u", "github", "n"))
+	rep, err := behind.Rewrap(ctx, store.WalkOptions{})
+	if err != nil || rep.Rewritten != 0 || rep.Skipped != 1 {
+		t.Fatalf("Rewrap: %+v, %v", rep.Progress, err)
+	}
+	if id, err := envelope.KeyID(env.Raw(t, "n", "access_token")); err != nil || id != staged {
+		t.Fatalf("the value moved off the newer key (now %d, %v)", id, err)
+	}
+}
+
+// TestEncryptLegacyMixedRow: a row whose sealed token is larger than the
+// plaintext limit still has its plaintext columns sealed.
+func TestEncryptLegacyMixedRow(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t))
+	a := account("m", "u", "github", "m")
+	a.AccessToken = accountvault.Secret(strings.Repeat("x", envelope.MaxPlaintext))
+	mustUpsert(t, s, a)
+	if len(env.Raw(t, "m", "access_token")) <= envelope.MaxPlaintext {
+		t.Fatal("the sealed token is not over the plaintext limit: the test proves nothing")
+	}
+	env.SetRaw(t, "m", "refresh_token", []byte("legacy-refresh"))
+	rep, err := s.EncryptLegacy(ctx, store.WalkOptions{})
+	if err != nil || rep.Failed != 0 || rep.Sealed != 1 {
+		t.Fatalf("EncryptLegacy: %+v, %v", rep, err)
+	}
+	got := mustFind(t, s, "github", "m")
+	if got.RefreshToken != "legacy-refresh" || got.AccessToken != a.AccessToken {
+		t.Fatal("values changed")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/accountvault/accountvault/crypto/envelope"
+	"github.com/accountvault/accountvault/keyring"
 )
 
 // probeRows is how many rows Verify samples.
@@ -22,11 +23,20 @@ const probeRows = 100
 // call instead of row by row later. The error wraps [ErrWrongKeyring] and
 // the cause.
 func (s *Store) Verify(ctx context.Context) error {
+	kek := s.kek.Load()
+	if err := s.verify(ctx, kek); err != nil {
+		return err
+	}
+	s.verified.Store(kek)
+	return nil
+}
+
+// verify checks kek against the table's first rows.
+func (s *Store) verify(ctx context.Context, kek *keyring.KEK) error {
 	rows, err := s.b.List(ctx, "", probeRows)
 	if err != nil {
 		return fmt.Errorf("store: sampling rows to verify the keyring: %w", err)
 	}
-	kek := s.kek.Load()
 	sealed := 0
 	var first error
 	var firstID string
@@ -51,25 +61,31 @@ func (s *Store) Verify(ctx context.Context) error {
 			}
 			continue
 		}
-		s.probed.Store(true)
 		return nil
 	}
 	if sealed > 0 {
 		return fmt.Errorf("%w: none of the %d sealed rows sampled opens (row %q: %w)", ErrWrongKeyring, sealed, firstID, first)
 	}
-	s.probed.Store(true)
 	return nil
 }
 
-// ready runs Verify once per keyring version.
-func (s *Store) ready(ctx context.Context) error {
-	if s.probed.Load() {
-		return nil
+// ready returns the current keyring version, after verifying it once (see
+// Verify). Callers seal and open with the version it returns, so that what
+// they use is what was verified, even while Reload swaps versions.
+func (s *Store) ready(ctx context.Context) (*keyring.KEK, error) {
+	kek := s.kek.Load()
+	if s.verified.Load() == kek {
+		return kek, nil
 	}
 	s.probeMu.Lock()
 	defer s.probeMu.Unlock()
-	if s.probed.Load() {
-		return nil
+	kek = s.kek.Load()
+	if s.verified.Load() == kek {
+		return kek, nil
 	}
-	return s.Verify(ctx)
+	if err := s.verify(ctx, kek); err != nil {
+		return nil, err
+	}
+	s.verified.Store(kek)
+	return kek, nil
 }
