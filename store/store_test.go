@@ -205,8 +205,14 @@ func TestTamper(t *testing.T) {
 				env.SetRaw(t, "a", "access_token", v[:len(v)-5])
 			}, accountvault.ErrDecrypt, "access_token"},
 			{"remove prefix", func(t *testing.T) {
-				v := env.Raw(t, "a", "access_token")
-				env.SetRaw(t, "a", "access_token", v[4:])
+				v := env.Raw(t, "a", "access_token")[4:]
+				// The key id's first byte is random: if it happens to be
+				// the magic byte, the value still claims to be sealed
+				// (FORMAT.md classifies by the first byte); drop it too.
+				for len(v) > 0 && v[0] == 0xA7 {
+					v = v[1:]
+				}
+				env.SetRaw(t, "a", "access_token", v)
 			}, accountvault.ErrLegacyPlaintext, "access_token"},
 			{"plaintext written", func(t *testing.T) {
 				env.SetRaw(t, "a", "access_token", []byte("ya29.plain"))
