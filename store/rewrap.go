@@ -20,6 +20,11 @@ type RewrapReport struct {
 // key and wraps it again. Token ciphertexts are left byte for byte as they
 // were, and no token plaintext is produced.
 //
+// Each row is rewrapped with the store's keyring as it is when the row is
+// reached (verified as at first use), so a key promoted while the walk
+// runs becomes its target; values on a key this store's keyring holds as
+// staged are left alone: another replica has promoted that key already.
+//
 // Rewrap walks the table in id order, opts.BatchSize rows at a time, and
 // writes each changed row through the backend's CompareAndSwap: a row that a
 // concurrent write changed first is left to that write (counted in
