@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -119,28 +120,25 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return err
 			}
 
-			bctx, stopAtBatch, cancel := c.batchContext()
-			defer cancel()
-			prog := c.newProgress("migrate", rows, func(p store.Progress) string {
-				return fmt.Sprintf("migrate: %d rows seen, %d sealed, %d failed, %.0f rows/s", p.Seen, p.Rewritten, p.Failed, p.RowsPerSecond())
-			})
-			prog.afterBatch = stopAtBatch
-			start := time.Now()
-			rep, err := s.EncryptLegacy(bctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Progress: prog.update})
-			prog.finish()
-			p := rep.Progress
-			summary := fmt.Sprintf("%s seen, %s sealed (%s) under key %d, %d without plaintext, %d changed concurrently (left to their writers), %d failed",
-				plural(p.Seen, "row"), plural(p.Rewritten, "row"), plural(rep.Sealed, "value"), k.Primary(), p.Skipped, p.Conflicts, p.Failed)
-			printFailures(c, "migrate", rep.Failures, p.Failed)
+			var sealed int
+			res, err := c.runWalk("migrate", "sealed", rows, w,
+				func(ctx context.Context, o store.WalkOptions) (store.Progress, []store.Failure, error) {
+					rep, err := s.EncryptLegacy(ctx, o)
+					sealed = rep.Sealed
+					return rep.Progress, rep.Failures, err
+				},
+				func(p store.Progress) string {
+					return fmt.Sprintf("%s seen, %s sealed (%s) under key %d, %d without plaintext, %d changed concurrently (left to their writers), %d failed",
+						plural(p.Seen, "row"), plural(p.Rewritten, "row"), plural(sealed, "value"), k.Primary(), p.Skipped, p.Conflicts, p.Failed)
+				})
+			p, summary := res.p, res.summary
+			if errors.Is(err, errInterrupted) {
+				return err
+			}
 			if err != nil {
-				if c.interrupted() || bctx.Err() != nil {
-					fmt.Fprintf(c.stderr, "migrate: interrupted: %s\n", summary)
-					c.printResume("migrate", p.Cursor)
-					return errInterrupted
-				}
 				return c.walkError(d, w, p, summary, err)
 			}
-			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", time.Since(start).Round(time.Millisecond), d.table, summary)
+			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", res.took.Round(time.Millisecond), d.table, summary)
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above)", plural(p.Failed, "row")))
 			}

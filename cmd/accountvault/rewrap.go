@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -119,29 +120,24 @@ func onlyKey(usage map[uint32]int, id uint32) bool {
 }
 
 func (c *cli) rewrap(s *store.Store, d *database, f dbFlags, k *keyring.Keyring, w walkFlags, rows int) error {
-	ctx, stopAtBatch, cancel := c.batchContext()
-	defer cancel()
-	prog := c.newProgress("rewrap", rows, func(p store.Progress) string {
-		return fmt.Sprintf("rewrap: %d rows seen, %d rewrapped, %d failed, %.0f rows/s", p.Seen, p.Rewritten, p.Failed, p.RowsPerSecond())
-	})
-	prog.afterBatch = stopAtBatch
-	start := time.Now()
-	rep, err := s.Rewrap(ctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Progress: prog.update})
-	prog.finish()
-	p := rep.Progress
-	summary := fmt.Sprintf("%s seen, %d rewrapped onto key %d, %d already on it or without tokens, %d changed concurrently (left to their writers), %d failed",
-		plural(p.Seen, "row"), p.Rewritten, k.Primary(), p.Skipped, p.Conflicts, p.Failed)
-	printFailures(c, "rewrap", rep.Failures, p.Failed)
-	if err != nil {
-		if c.interrupted() || ctx.Err() != nil {
-			fmt.Fprintf(c.stderr, "rewrap: interrupted: %s\n", summary)
-			c.printResume("rewrap", p.Cursor)
-			return errInterrupted
-		}
-		c.printResume("rewrap", p.Cursor)
-		return fmt.Errorf("rewrap stopped (%s): %w", summary, err)
+	res, err := c.runWalk("rewrap", "rewrapped", rows, w,
+		func(ctx context.Context, o store.WalkOptions) (store.Progress, []store.Failure, error) {
+			rep, err := s.Rewrap(ctx, o)
+			return rep.Progress, rep.Failures, err
+		},
+		func(p store.Progress) string {
+			return fmt.Sprintf("%s seen, %d rewrapped onto key %d, %d already on it or without tokens, %d changed concurrently (left to their writers), %d failed",
+				plural(p.Seen, "row"), p.Rewritten, k.Primary(), p.Skipped, p.Conflicts, p.Failed)
+		})
+	p := res.p
+	if errors.Is(err, errInterrupted) {
+		return err
 	}
-	fmt.Fprintf(c.stdout, "rewrap: done in %s: table %q: %s\n", time.Since(start).Round(time.Millisecond), d.table, summary)
+	if err != nil {
+		c.printResume("rewrap", p.Cursor)
+		return fmt.Errorf("rewrap stopped (%s): %w", res.summary, err)
+	}
+	fmt.Fprintf(c.stdout, "rewrap: done in %s: table %q: %s\n", res.took.Round(time.Millisecond), d.table, res.summary)
 	if p.Failed > 0 {
 		return failedErr(fmt.Errorf("rewrap: %s could not be rewrapped (listed above)", plural(p.Failed, "row")))
 	}
@@ -150,6 +146,40 @@ func (c *cli) rewrap(s *store.Store, d *database, f dbFlags, k *keyring.Keyring,
 	}
 	fmt.Fprintln(c.stdout, c.command("check").db(f).hint("next"))
 	return nil
+}
+
+// walkResult is the outcome of runWalk.
+type walkResult struct {
+	p       store.Progress
+	summary string
+	took    time.Duration
+}
+
+// runWalk runs one walk over the table (rewrap or migrate's sealing pass)
+// with a progress display, Ctrl-C honoured between batches, and the failing
+// rows listed by id. On an interruption it prints the summary and where to
+// resume, and returns errInterrupted; any other error of the walk is
+// returned for the caller to explain.
+func (c *cli) runWalk(name, verb string, rows int, w walkFlags,
+	run func(context.Context, store.WalkOptions) (store.Progress, []store.Failure, error),
+	summarize func(store.Progress) string) (walkResult, error) {
+	ctx, stopAtBatch, cancel := c.batchContext()
+	defer cancel()
+	prog := c.newProgress(name, rows, func(p store.Progress) string {
+		return fmt.Sprintf("%s: %d rows seen, %d %s, %d failed, %.0f rows/s", name, p.Seen, p.Rewritten, verb, p.Failed, p.RowsPerSecond())
+	})
+	prog.afterBatch = stopAtBatch
+	start := time.Now()
+	p, failures, err := run(ctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Progress: prog.update})
+	prog.finish()
+	res := walkResult{p: p, summary: summarize(p), took: time.Since(start)}
+	printFailures(c, name, failures, p.Failed)
+	if err != nil && (c.interrupted() || ctx.Err() != nil) {
+		fmt.Fprintf(c.stderr, "%s: interrupted: %s\n", name, res.summary)
+		c.printResume(name, p.Cursor)
+		return res, errInterrupted
+	}
+	return res, err
 }
 
 // printResume tells where an interrupted walk stopped.
