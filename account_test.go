@@ -9,7 +9,7 @@ import (
 )
 
 func valid() accountvault.Account {
-	return accountvault.Account{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a", AccessToken: "t"}
+	return accountvault.Account{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a", AccessToken: accountvault.NewSecret("t")}
 }
 
 func TestValidate(t *testing.T) {
@@ -30,19 +30,19 @@ func TestValidate(t *testing.T) {
 		{"AccountID", func(a *accountvault.Account) { a.AccountID = "\xff\xfe" }},
 		{"Scope", func(a *accountvault.Account) { a.Scope = strings.Repeat("s", accountvault.MaxScopeSize+1) }},
 		{"Scope", func(a *accountvault.Account) { a.Scope = "a\x00b" }},
-		{"Password", func(a *accountvault.Account) { a.Password = accountvault.Secret(secret + "\x00") }},
-		{"Password", func(a *accountvault.Account) { a.Password = accountvault.Secret(secret + "\xff") }},
+		{"Password", func(a *accountvault.Account) { a.Password = accountvault.NewSecret(secret + "\x00") }},
+		{"Password", func(a *accountvault.Account) { a.Password = accountvault.NewSecret(secret + "\xff") }},
 		{"Password", func(a *accountvault.Account) {
-			a.Password = accountvault.Secret(secret + strings.Repeat("p", accountvault.MaxPasswordSize))
+			a.Password = accountvault.NewSecret(secret + strings.Repeat("p", accountvault.MaxPasswordSize))
 		}},
 		{"AccessToken", func(a *accountvault.Account) {
-			a.AccessToken = accountvault.Secret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
+			a.AccessToken = accountvault.NewSecret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
 		}},
 		{"RefreshToken", func(a *accountvault.Account) {
-			a.RefreshToken = accountvault.Secret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
+			a.RefreshToken = accountvault.NewSecret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
 		}},
 		{"IDToken", func(a *accountvault.Account) {
-			a.IDToken = accountvault.Secret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
+			a.IDToken = accountvault.NewSecret(secret + strings.Repeat("t", accountvault.MaxTokenSize))
 		}},
 	}
 	for _, c := range cases {
@@ -60,9 +60,39 @@ func TestValidate(t *testing.T) {
 	}
 	// Tokens are opaque bytes: NUL and invalid UTF-8 are fine.
 	a := valid()
-	a.AccessToken = "\x00\xff\xa7av"
+	a.AccessToken = accountvault.NewSecret("\x00\xff\xa7av")
 	if err := a.Validate(); err != nil {
 		t.Fatalf("binary token refused: %v", err)
+	}
+}
+
+// TestValidateSealedRow checks that a SealedRow is held to the same limits
+// as an Account, its token fields counted as stored.
+func TestValidateSealedRow(t *testing.T) {
+	r := accountvault.SealedRow{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a", AccessToken: []byte{0, 0xff}}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("valid row: %v", err)
+	}
+	r.IDToken = make([]byte, accountvault.MaxTokenSize+1)
+	var ie *accountvault.InvalidAccountError
+	if err := r.Validate(); !errors.As(err, &ie) || ie.Field != "IDToken" {
+		t.Fatalf("oversize IDToken: %v", err)
+	}
+	r.IDToken = nil
+	r.UserID = ""
+	if err := r.Validate(); !errors.As(err, &ie) || ie.Field != "UserID" {
+		t.Fatalf("empty UserID: %v", err)
+	}
+}
+
+func TestTableError(t *testing.T) {
+	err := error(&accountvault.TableError{Table: "account", Column: "user_id", Reason: "is missing"})
+	if !errors.Is(err, accountvault.ErrIncompatibleTable) || !strings.Contains(err.Error(), `"account"`) || !strings.Contains(err.Error(), "user_id is missing") {
+		t.Fatalf("TableError: %v", err)
+	}
+	whole := &accountvault.TableError{Table: "t", Reason: "is a view"}
+	if whole.Error() != `existing table is not compatible: table "t" is a view` {
+		t.Fatalf("message %q", whole.Error())
 	}
 }
 

@@ -2,45 +2,55 @@ package accountvault
 
 import "context"
 
-// Backend stores Accounts. Implementations store what they are given: they
-// know nothing of encryption, and the token fields they receive from the
-// store are already sealed. backends/sqlite and backends/postgres implement
-// it; backends/backendtest is the conformance suite any implementation must
-// pass.
+// Backend stores sealed rows. Implementations store what they are given:
+// they know nothing of encryption, and they never see a plaintext token
+// (a [SealedRow] has no field for one). backends/sqlite and
+// backends/postgres implement it; backends/backendtest is the conformance
+// suite any implementation must pass. Applications do not call a Backend
+// directly: they wrap it in package store, which seals and opens.
 //
 // Every method is safe for concurrent use, takes a context first, and
 // returns every failure (SQL, locking, cancellation) as an error: never a
-// zero value in its place.
+// zero value in its place. A backend keeps no reference to the byte slices
+// of a row it is given, and returns rows whose slices are its caller's.
 type Backend interface {
-	// Upsert validates a (an error wrapping ErrInvalidAccount writes
+	// Upsert validates r (an error wrapping ErrInvalidAccount writes
 	// nothing), then inserts it, or, if a row with the same (ProviderID,
 	// AccountID) exists, updates every other column of that row while
 	// keeping its ID and CreatedAt. It returns the row as stored.
-	Upsert(ctx context.Context, a Account) (Account, error)
+	Upsert(ctx context.Context, r SealedRow) (SealedRow, error)
 
 	// FindByProvider returns the row for (providerID, accountID), or an
 	// error wrapping ErrNotFound.
-	FindByProvider(ctx context.Context, providerID, accountID string) (Account, error)
+	FindByProvider(ctx context.Context, providerID, accountID string) (SealedRow, error)
 
 	// FindForUser returns all rows of userID in id order; none is not an error.
-	FindForUser(ctx context.Context, userID string) ([]Account, error)
+	FindForUser(ctx context.Context, userID string) ([]SealedRow, error)
 
 	// Unlink deletes the row for (providerID, accountID), or returns an
 	// error wrapping ErrNotFound if there is none.
 	Unlink(ctx context.Context, providerID, accountID string) error
 
-	// List returns at most limit rows (limit > 0) whose ID sorts after
-	// `after` (byte order), in ID order. Start with after == "" and pass
-	// the last ID seen to get the next page; an empty page is the end.
-	List(ctx context.Context, after string, limit int) ([]Account, error)
+	// DeleteUser deletes every row of userID in one transaction and
+	// returns how many it deleted; none is not an error. An empty userID
+	// is an error wrapping ErrInvalidArgument, and deletes nothing.
+	DeleteUser(ctx context.Context, userID string) (int, error)
+
+	// List returns at most limit rows (limit > 0, else an error wrapping
+	// ErrInvalidArgument) whose ID sorts after `after` (byte order), in ID
+	// order. Start with after == "" and pass the last ID seen to get the
+	// next page; an empty page is the end.
+	List(ctx context.Context, after string, limit int) ([]SealedRow, error)
 
 	// CompareAndSwap writes new's AccessToken, RefreshToken, IDToken,
-	// Password and UpdatedAt (now, if zero) to the row old.ID, only if that
-	// row still has old's UserID, ProviderID, AccountID and the same four
-	// secret columns as old. Otherwise, including when the row is gone, it
-	// returns an error wrapping ErrConflict and writes nothing. new must
-	// have old's ID, UserID, ProviderID and AccountID and pass Validate.
-	CompareAndSwap(ctx context.Context, old, new Account) error
+	// AccessTokenExpiresAt, RefreshTokenExpiresAt, Scope, Password and
+	// UpdatedAt (now, if zero) to the row old.ID, in one atomic statement,
+	// only if that row still has old's UserID, ProviderID, AccountID and
+	// the same four secret columns (three tokens and password, compared as
+	// bytes) as old. Otherwise, including when the row is gone, it returns
+	// an error wrapping ErrConflict and writes nothing. new must have old's
+	// ID, UserID, ProviderID and AccountID and pass Validate.
+	CompareAndSwap(ctx context.Context, old, new SealedRow) error
 }
 
 // TableNamer is implemented by backends that store rows in a named table.
@@ -48,3 +58,28 @@ type Backend interface {
 type TableNamer interface {
 	Table() string
 }
+
+// Metadata is implemented by backends that keep a few small named values
+// beside their table (backends/sqlite and backends/postgres keep them in
+// the table accountvault_meta, one set per accounts table). The store keeps
+// there what it must remember about the table across restarts and
+// replicas: whether the table is being adopted (and so may still hold
+// legacy plaintext), and its key-check value. A backend without it still
+// works: its table then never holds legacy plaintext, and the store checks
+// a keyring against sampled rows only.
+//
+// Values are small (at most MaxMetaSize bytes) and are not secret, but a
+// database writer can change them like any row.
+type Metadata interface {
+	// Meta returns the value of name, or an error wrapping ErrNotFound if
+	// it is unset.
+	Meta(ctx context.Context, name string) ([]byte, error)
+
+	// SwapMeta sets name to new (nil unsets it) if its value is old (nil:
+	// unset), atomically. Otherwise it returns an error wrapping
+	// ErrConflict and changes nothing.
+	SwapMeta(ctx context.Context, name string, old, new []byte) error
+}
+
+// MaxMetaSize bounds a [Metadata] value, in bytes.
+const MaxMetaSize = 4 << 10

@@ -31,6 +31,36 @@ var (
 	// the store runs in legacy-migration mode.
 	ErrLegacyPlaintext = errors.New("accountvault: value is legacy plaintext, not sealed")
 
+	// ErrInvalidArgument: a call's argument is out of its domain (a List
+	// limit that is not positive, a cursor that no stored id can follow).
+	ErrInvalidArgument = errors.New("accountvault: invalid argument")
+
+	// ErrIncompatibleTable: a backend's table exists but is not one it can
+	// use (Migrate) or adopt (Adopt). The error is a *[TableError].
+	ErrIncompatibleTable = errors.New("accountvault: existing table is not compatible")
+
+	// ErrUnexpectedPlaintext: a token column holds a value that is not
+	// sealed where no legacy plaintext can be: in a table whose adoption
+	// has finished (or was never adopted), in a row that also holds sealed
+	// values, or a value that is not a text token at all (invalid UTF-8,
+	// NUL bytes; for example a sealed value with a damaged prefix). It is a
+	// planted value or corruption, never legacy data, and is never sealed.
+	ErrUnexpectedPlaintext = errors.New("accountvault: unsealed value where only sealed values can be")
+
+	// ErrTransient marks a database failure that may pass if the call is
+	// tried again: the connection or the server failed, or the database
+	// was busy, deadlocked or overloaded. Backends return it beside the
+	// driver's own error (errors.Is matches both). A write that failed so
+	// may still have taken effect.
+	ErrTransient = errors.New("accountvault: transient database failure")
+
+	// ErrDatabaseSetup marks a database that refuses the access a call
+	// needs (permissions, a read-only database or transaction, a rejected
+	// login) or lacks what the SQL names (an undefined table or column):
+	// a set-up to fix, not a fault of the data. Backends return it beside
+	// the driver's own error.
+	ErrDatabaseSetup = errors.New("accountvault: database set-up refuses the call")
+
 	// ErrPasswordNotHashed: an Account's Password is not a recognised
 	// password hash. Plaintext passwords are never written.
 	ErrPasswordNotHashed = errors.New("accountvault: password is not a recognised hash")
@@ -51,6 +81,8 @@ func (e *InvalidAccountError) Unwrap() error { return ErrInvalidAccount }
 
 // RowError reports that one stored row could not be processed, by row id and
 // column, never by value. It wraps the cause (for example [ErrDecrypt]).
+// The store's read methods return it, and its operator walks (rewrap, check,
+// legacy sealing) list one per failing row.
 type RowError struct {
 	ID     string // the row's id
 	Column string // the column, e.g. "access_token"; empty if the row as a whole failed
@@ -65,3 +97,22 @@ func (e *RowError) Error() string {
 }
 
 func (e *RowError) Unwrap() error { return e.Err }
+
+// TableError reports why a backend's existing table cannot be used or
+// adopted: the table, the column concerned (empty when the table as a whole
+// is at fault) and the reason, never a row's value. It wraps
+// [ErrIncompatibleTable].
+type TableError struct {
+	Table  string // the table's name
+	Column string // the column concerned, or ""
+	Reason string // e.g. "is missing", "has type integer, want bytea"
+}
+
+func (e *TableError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("existing table is not compatible: table %q %s", e.Table, e.Reason)
+	}
+	return fmt.Sprintf("existing table is not compatible: table %q column %s %s", e.Table, e.Column, e.Reason)
+}
+
+func (e *TableError) Unwrap() error { return ErrIncompatibleTable }

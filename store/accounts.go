@@ -5,31 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unsafe"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
-	"github.com/accountvault/accountvault/keyring"
 )
 
 // Upsert validates a, refuses a Password that is not a recognised hash
 // (see [ErrPasswordNotHashed]), seals the three tokens under a fresh data
 // key and writes the row through the backend. It returns the stored row
-// with its tokens in plaintext.
+// (its ID and CreatedAt are the existing row's on a re-link) with a's
+// tokens.
 //
 // If the error comes from the database connection (a cut, a timeout), the
 // write may or may not have taken effect, possibly after Upsert returned:
 // read the row again before relying on either. This holds for every
 // write of the store.
 func (s *Store) Upsert(ctx context.Context, a accountvault.Account) (accountvault.Account, error) {
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return accountvault.Account{}, err
 	}
 	if err := s.checkWrite(&a); err != nil {
 		return accountvault.Account{}, err
 	}
-	w, err := s.seal(kek, a)
+	w, err := s.seal(kv, &a)
 	if err != nil {
 		return accountvault.Account{}, err
 	}
@@ -37,15 +36,16 @@ func (s *Store) Upsert(ctx context.Context, a accountvault.Account) (accountvaul
 	if err != nil {
 		return accountvault.Account{}, err
 	}
-	got.AccessToken, got.RefreshToken, got.IDToken = a.AccessToken, a.RefreshToken, a.IDToken
-	return got, nil
+	out := plainAccount(&got)
+	out.AccessToken, out.RefreshToken, out.IDToken = a.AccessToken, a.RefreshToken, a.IDToken
+	return out, nil
 }
 
 // FindByProvider returns the row for (providerID, accountID) with its tokens
 // opened. A row that fails to open is an *[accountvault.RowError] wrapping
-// ErrDecrypt, ErrUnknownKey or ErrLegacyPlaintext.
+// ErrDecrypt, ErrUnknownKey, ErrLegacyPlaintext or ErrUnexpectedPlaintext.
 func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string) (accountvault.Account, error) {
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return accountvault.Account{}, err
 	}
@@ -53,7 +53,10 @@ func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string
 	if err != nil {
 		return accountvault.Account{}, err
 	}
-	return s.open(kek, raw)
+	if kv, err = s.since(ctx, kv); err != nil {
+		return accountvault.Account{}, err
+	}
+	return s.open(ctx, kv, &raw)
 }
 
 // FindForUser returns the user's rows with their tokens opened. Rows that
@@ -61,7 +64,7 @@ func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string
 // that did open together with an error joining one *[accountvault.RowError]
 // per failing row.
 func (s *Store) FindForUser(ctx context.Context, userID string) ([]accountvault.Account, error) {
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,16 +72,21 @@ func (s *Store) FindForUser(ctx context.Context, userID string) ([]accountvault.
 	if err != nil {
 		return nil, err
 	}
-	return s.openAll(kek, raw)
+	if kv, err = s.since(ctx, kv); err != nil {
+		return nil, err
+	}
+	return s.openAll(ctx, kv, raw)
 }
 
 // List returns a page of rows in id order with their tokens opened, with the
 // same treatment of rows that fail to open as [Store.FindForUser]. Pass the
 // last id of a page as after to get the next; an empty page is the end.
-// Rows that failed to open still advance the cursor: use the error's
-// RowError ids, or the backend's own List, to page past them.
+// Rows that failed to open still advance the cursor: page on from the
+// largest id among the returned rows and the error's RowError ids. A limit
+// that is not positive is an error wrapping
+// [accountvault.ErrInvalidArgument].
 func (s *Store) List(ctx context.Context, after string, limit int) ([]accountvault.Account, error) {
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +94,10 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]accountvau
 	if err != nil {
 		return nil, err
 	}
-	return s.openAll(kek, raw)
+	if kv, err = s.since(ctx, kv); err != nil {
+		return nil, err
+	}
+	return s.openAll(ctx, kv, raw)
 }
 
 // Unlink deletes the row for (providerID, accountID) (ErrNotFound if none).
@@ -94,18 +105,36 @@ func (s *Store) Unlink(ctx context.Context, providerID, accountID string) error 
 	return s.b.Unlink(ctx, providerID, accountID)
 }
 
-// CompareAndSwap replaces the tokens and password of the row old.ID with
-// new's if the row still holds old's (compared in plaintext: the stored
-// values are sealed under per-write data keys). A row changed or deleted
-// meanwhile gives an error wrapping ErrConflict. The swap itself is atomic
-// in the backend, so a concurrent write always wins.
+// DeleteUser erases a user: it deletes every row of userID (every linked
+// identity, and the password) in one transaction, and returns how many it
+// deleted. It logs an audit event with the user id and the count. It does
+// not reach copies outside the table, such as backups: see SECURITY.md.
+func (s *Store) DeleteUser(ctx context.Context, userID string) (int, error) {
+	n, err := s.b.DeleteUser(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info("accountvault: user erased", "table", s.table, "user_id", userID, "rows", n)
+	return n, nil
+}
+
+// CompareAndSwap replaces the tokens, expiries, scope and password of the
+// row old.ID with new's, atomically, if the row still holds old's tokens
+// and password (compared in plaintext, in constant time: the stored values
+// are sealed under per-write data keys). A row changed or deleted
+// meanwhile gives an error wrapping ErrConflict, and nothing is written.
+// This is how a token refresh is stored: the first of two concurrent
+// refreshes wins, and the other learns it.
+//
+// new must keep old's ID, UserID, ProviderID and AccountID; its CreatedAt
+// is ignored, and a zero UpdatedAt becomes now.
 func (s *Store) CompareAndSwap(ctx context.Context, old, new accountvault.Account) error {
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return err
 	}
 	if new.ID != old.ID || new.UserID != old.UserID || new.ProviderID != old.ProviderID || new.AccountID != old.AccountID {
-		return &accountvault.InvalidAccountError{Field: "ID", Reason: "of new differs from old (CompareAndSwap changes only secret columns)"}
+		return &accountvault.InvalidAccountError{Field: "ID", Reason: "of new differs from old (CompareAndSwap keeps a row's identity)"}
 	}
 	if err := s.checkWrite(&new); err != nil {
 		return err
@@ -120,15 +149,18 @@ func (s *Store) CompareAndSwap(ctx context.Context, old, new accountvault.Accoun
 	if raw.ID != old.ID || raw.UserID != old.UserID {
 		return fmt.Errorf("store: row %q was re-linked: %w", old.ID, accountvault.ErrConflict)
 	}
-	cur, err := s.open(kek, raw)
+	if kv, err = s.since(ctx, kv); err != nil {
+		return err
+	}
+	cur, err := s.open(ctx, kv, &raw)
 	if err != nil {
 		return err
 	}
-	if cur.AccessToken != old.AccessToken || cur.RefreshToken != old.RefreshToken ||
-		cur.IDToken != old.IDToken || cur.Password != old.Password {
+	if !cur.AccessToken.Equal(old.AccessToken) || !cur.RefreshToken.Equal(old.RefreshToken) ||
+		!cur.IDToken.Equal(old.IDToken) || !cur.Password.Equal(old.Password) {
 		return fmt.Errorf("store: row %q changed: %w", old.ID, accountvault.ErrConflict)
 	}
-	w, err := s.seal(kek, new)
+	w, err := s.seal(kv, &new)
 	if err != nil {
 		return err
 	}
@@ -140,14 +172,15 @@ func (s *Store) checkWrite(a *accountvault.Account) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	if err := checkPlaintext(tokens(a)); err != nil {
+	f := plainFields(a)
+	if err := checkPlaintext(&f); err != nil {
 		return err
 	}
-	return s.checkPassword(a)
+	return s.checkPassword(a.Password)
 }
 
 // checkPlaintext enforces the envelope's plaintext limit on each token.
-func checkPlaintext(f envelope.Fields) error {
+func checkPlaintext(f *envelope.Fields) error {
 	for c, v := range f {
 		if len(v) > envelope.MaxPlaintext {
 			return &accountvault.InvalidAccountError{
@@ -160,56 +193,88 @@ func checkPlaintext(f envelope.Fields) error {
 }
 
 // checkPassword refuses a Password that is not a recognised hash.
-func (s *Store) checkPassword(a *accountvault.Account) error {
-	if a.Password != "" && !s.pw.recognized(a.Password) {
+func (s *Store) checkPassword(hash accountvault.Secret) error {
+	if !hash.IsZero() && !s.pw.recognized(hash) {
 		return errPasswordNotHashed
 	}
 	return nil
 }
 
-// seal returns a copy of a with its tokens sealed.
-func (s *Store) seal(kek *keyring.KEK, a accountvault.Account) (accountvault.Account, error) {
-	sealed, err := envelope.Seal(kek, s.place(&a), tokens(&a))
+// seal returns a's row with its tokens sealed under kv's primary key.
+func (s *Store) seal(kv *keyVersion, a *accountvault.Account) (accountvault.SealedRow, error) {
+	w := sealedRow(a)
+	sealed, err := envelope.Seal(kv, s.place(&w), plainFields(a))
 	if err != nil {
-		return accountvault.Account{}, fmt.Errorf("store: sealing tokens: %w", err)
+		return accountvault.SealedRow{}, fmt.Errorf("store: sealing tokens: %w", err)
 	}
-	setTokens(&a, sealed)
-	return a, nil
+	setSealed(&w, &sealed)
+	return w, nil
 }
 
-// open returns raw with its tokens opened, or a *RowError naming the row and
-// column that failed.
-func (s *Store) open(kek *keyring.KEK, raw accountvault.Account) (accountvault.Account, error) {
-	f := tokens(&raw)
+// open returns raw as an Account with its tokens opened, or a *RowError
+// naming the row and column that failed. In legacy-read mode, legacy
+// plaintext values are returned as they are.
+func (s *Store) open(ctx context.Context, kv *keyVersion, raw *accountvault.SealedRow) (accountvault.Account, error) {
+	f := sealedFields(raw)
 	var legacy envelope.Fields
-	if s.legacy {
-		for c, v := range f {
-			if len(v) > 0 && !envelope.IsSealed(v) {
-				legacy[c], f[c] = v, nil
+	var kinds *[envelope.NumColumns]valueKind
+	for c, v := range f {
+		if len(v) == 0 || envelope.IsSealed(v) {
+			continue
+		}
+		// An unsealed value. The request path returns one only in
+		// legacy-read mode, and only if it may be legacy data.
+		if !s.legacyRead {
+			return accountvault.Account{}, s.openFailed(raw.ID, unsealedError(envelope.Column(c), valueLegacy))
+		}
+		if kinds == nil {
+			open, err := s.legacyOpen(ctx)
+			if err != nil {
+				return accountvault.Account{}, err
 			}
+			k := classify(&f, open)
+			kinds = &k
+		}
+		if k := kinds[c]; k != valueLegacy {
+			return accountvault.Account{}, s.openFailed(raw.ID, unsealedError(envelope.Column(c), k))
+		}
+		legacy[c] = v
+	}
+	for c, v := range legacy {
+		if v != nil {
+			f[c] = nil
 		}
 	}
-	plain, err := envelope.Open(kek, s.place(&raw), f)
+	plain, err := envelope.Open(kv, s.place(raw), f)
 	if err != nil {
-		rerr := rowError(raw.ID, err)
-		s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", raw.ID, "column", rerr.Column, "error_kind", ErrorKind(err))
-		return accountvault.Account{}, rerr
+		return accountvault.Account{}, s.openFailed(raw.ID, err)
 	}
 	for c, v := range legacy {
 		if v != nil {
 			plain[c] = v
 		}
 	}
-	setTokens(&raw, plain)
-	return raw, nil
+	a := plainAccount(raw)
+	setPlain(&a, &plain)
+	return a, nil
 }
 
-func (s *Store) openAll(kek *keyring.KEK, raw []accountvault.Account) ([]accountvault.Account, error) {
-	out := raw[:0]
+func (s *Store) openFailed(id string, err error) *accountvault.RowError {
+	rerr := rowError(id, err)
+	s.log.Warn("accountvault: sealed value failed to open", "table", s.table, "row_id", id, "column", rerr.Column, "error_kind", ErrorKind(err))
+	return rerr
+}
+
+func (s *Store) openAll(ctx context.Context, kv *keyVersion, raw []accountvault.SealedRow) ([]accountvault.Account, error) {
+	out := make([]accountvault.Account, 0, len(raw))
 	var errs []error
-	for _, r := range raw {
-		a, err := s.open(kek, r)
+	for i := range raw {
+		a, err := s.open(ctx, kv, &raw[i])
 		if err != nil {
+			var re *accountvault.RowError
+			if !errors.As(err, &re) {
+				return nil, err // not the row's fault: the call failed
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -218,34 +283,46 @@ func (s *Store) openAll(kek *keyring.KEK, raw []accountvault.Account) ([]account
 	return out, errors.Join(errs...)
 }
 
-// tokens returns a's three tokens as byte slices that alias the strings'
-// memory: no copy of a token (sealed or plaintext) is made on the hot path.
-// The slices must only be read: the envelope package never writes to its
-// inputs, and nothing in this package does either.
-func tokens(a *accountvault.Account) envelope.Fields {
-	var f envelope.Fields
-	for c, v := range [...]accountvault.Secret{a.AccessToken, a.RefreshToken, a.IDToken} {
-		if v != "" {
-			f[c] = unsafe.Slice(unsafe.StringData(v.Reveal()), len(v))
-		}
-	}
-	return f
+// plainFields returns a's tokens, without copying them: envelope.Seal only
+// reads its input.
+func plainFields(a *accountvault.Account) envelope.Fields {
+	return envelope.Fields{a.AccessToken.Bytes(), a.RefreshToken.Bytes(), a.IDToken.Bytes()}
 }
 
-// setTokens stores f in a's tokens without copying. The slices become the
-// strings' memory, so they must not be written afterwards: envelope
+// sealedFields returns r's sealed tokens.
+func sealedFields(r *accountvault.SealedRow) envelope.Fields {
+	return envelope.Fields{r.AccessToken, r.RefreshToken, r.IDToken}
+}
+
+// setSealed stores f in r's tokens.
+func setSealed(r *accountvault.SealedRow, f *envelope.Fields) {
+	r.AccessToken, r.RefreshToken, r.IDToken = f[envelope.AccessToken], f[envelope.RefreshToken], f[envelope.IDToken]
+}
+
+// setPlain hands f's plaintexts to a's tokens, without copying: envelope
 // results are fresh allocations that nothing else holds.
-func setTokens(a *accountvault.Account, f envelope.Fields) {
-	a.AccessToken = secretOf(f[envelope.AccessToken])
-	a.RefreshToken = secretOf(f[envelope.RefreshToken])
-	a.IDToken = secretOf(f[envelope.IDToken])
+func setPlain(a *accountvault.Account, f *envelope.Fields) {
+	a.AccessToken = accountvault.SecretBytes(f[envelope.AccessToken])
+	a.RefreshToken = accountvault.SecretBytes(f[envelope.RefreshToken])
+	a.IDToken = accountvault.SecretBytes(f[envelope.IDToken])
 }
 
-func secretOf(b []byte) accountvault.Secret {
-	if len(b) == 0 {
-		return ""
+// sealedRow returns a's row without its tokens.
+func sealedRow(a *accountvault.Account) accountvault.SealedRow {
+	return accountvault.SealedRow{
+		ID: a.ID, UserID: a.UserID, ProviderID: a.ProviderID, AccountID: a.AccountID,
+		AccessTokenExpiresAt: a.AccessTokenExpiresAt, RefreshTokenExpiresAt: a.RefreshTokenExpiresAt,
+		Scope: a.Scope, Password: a.Password, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
-	return accountvault.Secret(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+// plainAccount returns r's Account without its tokens.
+func plainAccount(r *accountvault.SealedRow) accountvault.Account {
+	return accountvault.Account{
+		ID: r.ID, UserID: r.UserID, ProviderID: r.ProviderID, AccountID: r.AccountID,
+		AccessTokenExpiresAt: r.AccessTokenExpiresAt, RefreshTokenExpiresAt: r.RefreshTokenExpiresAt,
+		Scope: r.Scope, Password: r.Password, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
 }
 
 func fieldName(c envelope.Column) string {
@@ -270,13 +347,15 @@ func rowError(id string, err error) *accountvault.RowError {
 
 // ErrorKind names the class of a failure to open a sealed value, as audit
 // events and the CLI's reports show it: "unknown_key", "legacy_plaintext",
-// "decrypt", or "other".
+// "unexpected_plaintext", "decrypt", or "other".
 func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, accountvault.ErrUnknownKey):
 		return "unknown_key"
 	case errors.Is(err, accountvault.ErrLegacyPlaintext):
 		return "legacy_plaintext"
+	case errors.Is(err, accountvault.ErrUnexpectedPlaintext):
+		return "unexpected_plaintext"
 	case errors.Is(err, accountvault.ErrDecrypt):
 		return "decrypt"
 	}

@@ -12,19 +12,26 @@ import (
 
 // ColumnReport counts the values of one token column.
 type ColumnReport struct {
-	Column string         // "access_token", "refresh_token" or "id_token"
-	Empty  int            // NULL or empty
-	Legacy int            // legacy plaintext (no sealed-format prefix)
-	Sealed map[uint32]int // sealed values that opened, by key-encryption key id
-	Failed map[uint32]int // sealed values that failed to open, by the key id they name (0 if unparseable)
+	Column string // "access_token", "refresh_token" or "id_token"
+	Empty  int    // NULL or empty
+	Legacy int    // legacy plaintext: unsealed, in a table being adopted (see EncryptLegacy)
+	// Unexpected counts unsealed values where no legacy plaintext can be
+	// (accountvault.ErrUnexpectedPlaintext): planted or corrupt. Each is
+	// also listed in CheckReport.Failures.
+	Unexpected int
+	Sealed     map[uint32]int // sealed values that opened, by key-encryption key id
+	Failed     map[uint32]int // sealed values that failed to open, by the key id they name (0 if unparseable)
 }
 
 // CheckReport is the outcome of Check: per column and per key id, how
 // values are stored, and which rows failed to open.
 type CheckReport struct {
-	Rows     int
-	Columns  [envelope.NumColumns]ColumnReport
-	Failures []Failure // the first MaxReportedFailures failing values
+	Rows    int
+	Columns [envelope.NumColumns]ColumnReport
+	// LegacyOpen reports that the table is being adopted: its unsealed
+	// values may be legacy plaintext.
+	LegacyOpen bool
+	Failures   []*accountvault.RowError // the first MaxReportedFailures failing values
 }
 
 // KeyUsage returns, per key-encryption key id, how many values name it
@@ -52,10 +59,12 @@ func (r *CheckReport) KeyIDs() []uint32 {
 	return ids
 }
 
-// Totals returns the numbers of sealed-and-opening, legacy and failing values.
+// Totals returns the numbers of sealed-and-opening, legacy and failing
+// values; failing values include the unexpected unsealed ones.
 func (r *CheckReport) Totals() (sealed, legacy, failed int) {
 	for _, c := range r.Columns {
 		legacy += c.Legacy
+		failed += c.Unexpected
 		for _, n := range c.Sealed {
 			sealed += n
 		}
@@ -68,37 +77,50 @@ func (r *CheckReport) Totals() (sealed, legacy, failed int) {
 
 // Check reads every row of the table and opens every sealed value with the
 // store's keyring, counting per column and per key id the values that are
-// sealed, legacy plaintext, empty, or failing to open (listed by row id and
-// column). Opening each value is the evidence that a key can be retired:
+// sealed, legacy plaintext, empty, failing to open, or unsealed where no
+// legacy plaintext can be (the last two listed by row id and column; see
+// [Admin.EncryptLegacy] for what is legacy). Opening each value is the evidence that a key can be retired:
 // when no value names a key, nothing depends on it.
 //
 // Check uses bounded memory (opts.BatchSize rows at a time) and writes
 // nothing. It returns an error only when it could not finish (a database
 // error, ctx); failing rows are in the report.
-func (s *Store) Check(ctx context.Context, opts WalkOptions) (CheckReport, error) {
+func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error) {
+	s := a.s
 	var rep CheckReport
 	for c := range rep.Columns {
 		rep.Columns[c] = ColumnReport{Column: envelope.Column(c).String(), Sealed: map[uint32]int{}, Failed: map[uint32]int{}}
 	}
-	kek := s.kek.Load()
+	open, err := s.legacyOpen(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.LegacyOpen = open
+	kv := s.keys.Load()
 	var p Progress
-	err := s.walk(ctx, opts, &p, func(raw accountvault.Account) error {
+	err = a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
 		rep.Rows++
-		f := tokens(&raw)
-		for c, v := range f {
-			switch {
-			case len(v) == 0:
+		f := sealedFields(raw)
+		for c, k := range classify(&f, open) {
+			switch k {
+			case valueEmpty:
 				rep.Columns[c].Empty++
-				f[c] = nil
-			case !envelope.IsSealed(v):
+			case valueLegacy:
 				rep.Columns[c].Legacy++
+			case valueUnexpected:
+				rep.Columns[c].Unexpected++
+				err := unsealedError(envelope.Column(c), k)
+				addFailure(&rep.Failures, rowError(raw.ID, err))
+				s.log.Warn("accountvault: unsealed value where only sealed values can be", "table", s.table, "row_id", raw.ID, "column", envelope.Column(c).String())
+			}
+			if k != valueSealed {
 				f[c] = nil
 			}
 		}
 		// Open the row's sealed values together (one data-key unwrap);
 		// on failure, count the failing column and retry the others.
 		for {
-			_, err := envelope.Open(kek, s.place(&raw), f)
+			_, err := envelope.Open(kv, s.place(raw), f)
 			if err == nil {
 				for c, v := range f {
 					if v != nil {

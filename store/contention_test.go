@@ -195,7 +195,7 @@ func testContention(t *testing.T, ops int) {
 	// Every row written is there and opens with its writer's last value;
 	// a shared row holds one of the two writers' last values.
 	s := newStore(t, &avtest.Env{Backend: b}, k)
-	rep, err := s.Check(ctx, store.WalkOptions{})
+	rep, err := admin(s).Check(ctx, store.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func contentionChild(t *testing.T, name string) {
 			t.Error(err)
 		}
 	}()
-	s, err := store.New(b, k, store.WithPasswordHasher(testHasher(t)))
+	s, err := store.New(b, kekOf(t, k), store.WithPasswordHasher(testHasher(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

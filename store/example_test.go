@@ -28,14 +28,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := store.New(db, kr)
+	keys, err := kr.KEK() // the keyring's immutable primitive, shared by every request
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := store.New(db, keys)
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	_, err = s.Upsert(ctx, accountvault.Account{
 		ID: "acc_1", UserID: "user_1", ProviderID: "github", AccountID: "12345",
-		AccessToken: accountvault.Secret("gho_example"),
+		AccessToken: accountvault.NewSecret("gho_example"),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -124,7 +124,7 @@ func versioned(id, user string, v, size int) accountvault.Account {
 		// A readable head, to make mix-ups obvious when debugging; no
 		// test prints it.
 		copy(b, fmt.Sprintf("%s/%s/v%d/", id, col, v))
-		return accountvault.Secret(b)
+		return accountvault.SecretBytes(b)
 	}
 	a.AccessToken, a.RefreshToken, a.IDToken = tok("at"), tok("rt"), tok("it")
 	return a
@@ -134,7 +134,7 @@ func versioned(id, user string, v, size int) accountvault.Account {
 // of its row.
 func sameVersion(got accountvault.Account, v, size int) bool {
 	w := versioned(got.ID, got.UserID, v, size)
-	return got.AccessToken == w.AccessToken && got.RefreshToken == w.RefreshToken && got.IDToken == w.IDToken
+	return got.AccessToken.Equal(w.AccessToken) && got.RefreshToken.Equal(w.RefreshToken) && got.IDToken.Equal(w.IDToken)
 }
 
 // versionOf returns which of the candidate versions got holds, or -1 (a
@@ -161,14 +161,14 @@ func wrappedHeader(v []byte) []byte {
 // rowWholeAtRest fails t unless every sealed token of raw (as the backend
 // stores it) names the same key and the same wrapped data key: a row
 // written by one Upsert, CompareAndSwap or rewrap, never a mix.
-func rowWholeAtRest(t testing.TB, raw accountvault.Account) {
+func rowWholeAtRest(t testing.TB, raw accountvault.SealedRow) {
 	t.Helper()
 	var first []byte
-	for i, v := range [...]accountvault.Secret{raw.AccessToken, raw.RefreshToken, raw.IDToken} {
-		if v == "" {
+	for i, v := range [...][]byte{raw.AccessToken, raw.RefreshToken, raw.IDToken} {
+		if len(v) == 0 {
 			continue
 		}
-		h := wrappedHeader([]byte(v.Reveal()))
+		h := wrappedHeader(v)
 		if h == nil {
 			t.Errorf("row %s: token %d is not a sealed value (%d bytes)", raw.ID, i, len(v))
 			continue
@@ -185,9 +185,9 @@ func rowWholeAtRest(t testing.TB, raw accountvault.Account) {
 func isZero(a accountvault.Account) bool { return reflect.DeepEqual(a, accountvault.Account{}) }
 
 // rawRows returns every stored row, sealed, straight from the backend.
-func rawRows(t testing.TB, b accountvault.Backend) []accountvault.Account {
+func rawRows(t testing.TB, b accountvault.Backend) []accountvault.SealedRow {
 	t.Helper()
-	var all []accountvault.Account
+	var all []accountvault.SealedRow
 	after := ""
 	for {
 		page, err := b.List(ctx, after, 500)
@@ -207,7 +207,7 @@ func rawRows(t testing.TB, b accountvault.Backend) []accountvault.Account {
 // want[id] (rows not in want are not checked for content).
 func (p *proxied) verifyAll(t testing.TB, want map[string]int, size int) store.CheckReport {
 	t.Helper()
-	rep, err := p.direct.Check(ctx, store.WalkOptions{})
+	rep, err := admin(p.direct).Check(ctx, store.WalkOptions{})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -360,7 +360,7 @@ func cutPoints(n int64) []int64 {
 func notMisreported(t testing.TB, what string, err error) {
 	t.Helper()
 	for _, target := range []error{accountvault.ErrNotFound, accountvault.ErrDecrypt, accountvault.ErrUnknownKey,
-		accountvault.ErrLegacyPlaintext, accountvault.ErrConflict, store.ErrWrongKeyring} {
+		accountvault.ErrLegacyPlaintext, accountvault.ErrUnexpectedPlaintext, accountvault.ErrConflict, store.ErrWrongKeyring} {
 		if errors.Is(err, target) {
 			t.Fatalf("%s: a network cut is reported as %v: %v", what, target, err)
 		}
@@ -596,13 +596,11 @@ func TestFaultMidRewrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []*store.Store{p.s, p.direct} {
-		if err := s.Reload(p.k); err != nil {
-			t.Fatal(err)
-		}
+		reload(t, s, p.k)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	onNewKey := func() int {
-		usage, err := p.direct.KeyUsage(ctx, store.WalkOptions{})
+		usage, err := admin(p.direct).KeyUsage(ctx, store.WalkOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -626,7 +624,7 @@ func TestFaultMidRewrap(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			batches := 0
 			cuts := p.proxy.Cuts()
-			rep, err := p.s.Rewrap(ctx, store.WalkOptions{BatchSize: batch, Progress: func(store.Progress) {
+			rep, err := admin(p.s).Rewrap(ctx, store.WalkOptions{BatchSize: batch, Progress: func(store.Progress) {
 				batches++
 				if batches == f.after {
 					f.fault()
@@ -656,7 +654,7 @@ func TestFaultMidRewrap(t *testing.T) {
 			p.recovered(t)
 		})
 	}
-	rep, err := p.s.Rewrap(ctx, store.WalkOptions{BatchSize: batch})
+	rep, err := admin(p.s).Rewrap(ctx, store.WalkOptions{BatchSize: batch})
 	if err != nil || rep.Failed != 0 {
 		t.Fatalf("final Rewrap: %+v, %v", rep.Progress, err)
 	}
@@ -802,7 +800,7 @@ func TestFaultStorm(t *testing.T) {
 			okCalls.Load(), failedCalls.Load(), p.proxy.Refused())
 	}
 	p.recovered(t)
-	rep, err := p.direct.Check(context.Background(), store.WalkOptions{})
+	rep, err := admin(p.direct).Check(context.Background(), store.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

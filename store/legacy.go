@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
@@ -11,80 +12,117 @@ import (
 // LegacyReport is the outcome of EncryptLegacy.
 type LegacyReport struct {
 	Progress
-	Sealed   int       // values sealed
-	Failures []Failure // the first MaxReportedFailures failing rows
+	Sealed int // values sealed
+	// Finished reports that this run completed the table's adoption: it
+	// walked the whole table without a failure or a conflict, so the
+	// table holds no legacy plaintext, and it recorded so. From then on
+	// every unsealed value is unexpected, and WithLegacyPlaintext is
+	// refused.
+	Finished bool
+	Failures []*accountvault.RowError // the first MaxReportedFailures failing rows
 }
 
-// EncryptLegacy seals, in place, every token value that is legacy plaintext
-// (a value without the sealed-format prefix, as in a better-auth or pylon
-// account table adopted by accountvault). Already sealed values are left as
-// they are; each row's plaintext values are sealed under one fresh data key
-// wrapped by the primary key.
+// EncryptLegacy seals, in place, the legacy plaintext tokens of a table
+// being adopted (a better-auth or pylon account table, after the backend's
+// Adopt). Already sealed values are left as they are; each row's legacy
+// values are sealed under one fresh data key wrapped by the primary key.
+//
+// What is legacy is decided from the table's adoption state (recorded by
+// Adopt in the backend's metadata, see [accountvault.Metadata]), the row,
+// and the value, never from the value's first byte alone: a value is
+// legacy plaintext only if the table is being adopted, the row holds no
+// sealed value, and the value is UTF-8 text without NUL bytes. Any other
+// unsealed value (one a database writer planted beside a victim's sealed
+// tokens, a sealed value with a damaged prefix, anything in a table whose
+// adoption has finished) is never sealed: it is a failure of the row,
+// counted, listed by row id and column with
+// [accountvault.ErrUnexpectedPlaintext], and logged, and the walk goes on.
+// Nothing seals such a value: the operator clears it (the user then links
+// the account again), after finding out how it got there.
+//
+// A run that starts at the beginning of the table (opts.After empty) and
+// walks all of it without a failure or a conflict finishes the adoption:
+// it records that the table holds no legacy plaintext any more
+// (Finished). A conflict does not finish it, as the write that won may be
+// the adopted application's, in plaintext: run again.
 //
 // It has Rewrap's guarantees: bounded memory, id order, CompareAndSwap per
-// row (a concurrent write wins: it is sealed already), progress after every
+// row (a concurrent write wins; see above), progress after every
 // batch, cancellation between rows, and it is safe to stop, to run again
-// and to run from several processes at once.
-//
-// The table must have been migrated first (the backend's Migrate converts
-// TEXT token columns of an adopted table to BLOB/BYTEA without altering a
-// value). The store need not be in legacy mode to run it; readers of a
-// table that is still being migrated need WithLegacyPlaintext.
-func (s *Store) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyReport, error) {
+// and to run from several processes at once. The store need not be in
+// legacy-read mode to run it; readers of a table that is still being
+// adopted need WithLegacyPlaintext.
+func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyReport, error) {
+	s := a.s
 	var rep LegacyReport
 	// Sealing under a keyring that cannot open the table's existing data
 	// would leave rows the rest of the deployment cannot read.
-	kek, err := s.ready(ctx)
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return rep, err
 	}
-	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kek.PrimaryID())
-	err = s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
-		kek, err := s.ready(ctx) // the keyring version current for this row
+	open, err := s.legacyOpen(ctx)
+	if err != nil {
+		return rep, err
+	}
+	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kv.PrimaryID(), "legacy_open", open)
+	err = a.walk(ctx, opts, &rep.Progress, func(raw *accountvault.SealedRow) error {
+		kv, err := s.ready(ctx) // the key version current for this row
 		if err != nil {
 			return err
 		}
-		orig := tokens(&raw)
+		orig := sealedFields(raw)
 		var plain envelope.Fields
 		n := 0
-		for c, v := range orig {
-			if len(v) > 0 && !envelope.IsSealed(v) {
-				plain[c] = v
+		var bad error
+		for c, k := range classify(&orig, open) {
+			switch k {
+			case valueLegacy:
+				plain[c] = orig[c]
 				n++
+			case valueUnexpected:
+				bad = errors.Join(bad, unsealedError(envelope.Column(c), k))
 			}
 		}
-		if n == 0 {
+		if bad == nil && n == 0 {
 			rep.Skipped++
 			return nil
 		}
-		w := raw
-		// Only the plaintext values are sealed here: sealed ones may be
-		// larger than the plaintext limit and stay as they are.
-		err = w.Validate()
-		if err == nil {
-			err = checkPlaintext(plain)
+		w := *raw
+		if bad == nil {
+			// Only the legacy values are sealed here: sealed ones may be
+			// larger than the plaintext limit and stay as they are.
+			bad = w.Validate()
 		}
-		if err == nil {
-			err = s.checkPassword(&w)
+		if bad == nil {
+			bad = checkPlaintext(&plain)
 		}
-		if err != nil {
+		if bad == nil {
+			bad = s.checkPassword(w.Password)
+		}
+		if bad != nil {
 			rep.Failed++
-			addFailure(&rep.Failures, &accountvault.RowError{ID: raw.ID, Err: err})
-			s.log.Warn("accountvault: encrypt-legacy cannot seal a row", "table", s.table, "row_id", raw.ID, "error", err.Error())
+			var ce *envelope.ColumnError
+			if errors.As(bad, &ce) {
+				addFailure(&rep.Failures, rowError(raw.ID, ce))
+			} else {
+				addFailure(&rep.Failures, &accountvault.RowError{ID: raw.ID, Err: bad})
+			}
+			s.log.Warn("accountvault: encrypt-legacy cannot seal a row", "table", s.table, "row_id", raw.ID, "error_kind", ErrorKind(bad))
 			return nil
 		}
-		sealed, err := envelope.Seal(kek, s.place(&raw), plain)
+		sealed, err := envelope.Seal(kv, s.place(raw), plain)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: sealing row %q: %w", raw.ID, err)
 		}
 		for c, v := range sealed {
 			if v == nil {
 				sealed[c] = orig[c] // already sealed, or empty: unchanged
 			}
 		}
-		setTokens(&w, sealed)
+		setSealed(&w, &sealed)
 		w.UpdatedAt = raw.UpdatedAt
-		switch err := s.b.CompareAndSwap(ctx, raw, w); {
+		switch err := s.b.CompareAndSwap(ctx, *raw, w); {
 		case err == nil:
 			rep.Rewritten++
 			rep.Sealed += n
@@ -95,7 +133,17 @@ func (s *Store) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		}
 		return nil
 	})
+	if err == nil && open && opts.After == "" && rep.Failed == 0 && rep.Conflicts == 0 {
+		if err = s.meta.SwapMeta(ctx, metaLegacy, []byte(legacyOpenValue), nil); err == nil || errors.Is(err, accountvault.ErrConflict) {
+			// A conflict: another run finished the adoption first.
+			err = nil
+			rep.Finished = true
+		} else {
+			err = fmt.Errorf("store: recording that the adoption has finished: %w", err)
+		}
+	}
 	s.log.Info("accountvault: encrypt-legacy finished", "table", s.table, "seen", rep.Seen, "rows_sealed", rep.Rewritten,
-		"values_sealed", rep.Sealed, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed, "stopped", err != nil)
+		"values_sealed", rep.Sealed, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
+		"adoption_finished", rep.Finished, "stopped", err != nil)
 	return rep, err
 }

@@ -175,8 +175,13 @@ func TestLoad(t *testing.T) {
 				rotation.err = err
 				return
 			}
+			stagedKEK, err := staged.KEK()
+			if err != nil {
+				rotation.err = err
+				return
+			}
 			for _, s := range replicas {
-				if err := s.Reload(staged); err != nil {
+				if err := s.Reload(stagedKEK); err != nil {
 					rotation.err = err
 					return
 				}
@@ -187,8 +192,13 @@ func TestLoad(t *testing.T) {
 				rotation.err = err
 				return
 			}
+			promotedKEK, err := promoted.KEK()
+			if err != nil {
+				rotation.err = err
+				return
+			}
 			for _, s := range replicas {
-				if err := s.Reload(promoted); err != nil {
+				if err := s.Reload(promotedKEK); err != nil {
 					rotation.err = err
 					return
 				}
@@ -196,7 +206,7 @@ func TestLoad(t *testing.T) {
 			rotation.newID = id
 			rotation.promoted = time.Since(start)
 			began := time.Now()
-			rotation.rewrap, rotation.err = replicas[0].Rewrap(callCtx, store.WalkOptions{BatchSize: loadBatch})
+			rotation.rewrap, rotation.err = admin(replicas[0]).Rewrap(callCtx, store.WalkOptions{BatchSize: loadBatch})
 			rotation.took = time.Since(began)
 		}()
 		wg.Wait()
@@ -228,11 +238,11 @@ func TestLoad(t *testing.T) {
 			stats.finds.Load(), stats.lists.Load(), stats.upserts.Load(), stats.verifies.Load())
 
 		// A final Rewrap leaves nothing on the old key; every value opens.
-		rep, err := replicas[1].Rewrap(ctx, store.WalkOptions{BatchSize: loadBatch})
+		rep, err := admin(replicas[1]).Rewrap(ctx, store.WalkOptions{BatchSize: loadBatch})
 		if err != nil || rep.Failed != 0 {
 			t.Fatalf("final Rewrap: %+v, %v", rep.Progress, err)
 		}
-		check, err := replicas[1].Check(ctx, store.WalkOptions{})
+		check, err := admin(replicas[1]).Check(ctx, store.WalkOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +332,7 @@ func loadOp(ctx context.Context, s *store.Store, rng *rand.Rand, users []*loadUs
 		}
 		for _, a := range rows {
 			if a.ProviderID == accountvault.ProviderCredential {
-				if a.Password == "" {
+				if a.Password.IsZero() {
 					errs.add("FindForUser %s: credential row without its hash", u.id)
 				}
 				continue

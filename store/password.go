@@ -70,14 +70,14 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 				return err
 			}
 			_, err = s.Upsert(ctx, accountvault.Account{ID: id, UserID: userID, ProviderID: accountvault.ProviderCredential,
-				AccountID: userID, Password: accountvault.Secret(hash)})
+				AccountID: userID, Password: accountvault.NewSecret(hash)})
 			return err
 		}
 		if err != nil {
 			return err
 		}
 		w := raw
-		w.Password = accountvault.Secret(hash)
+		w.Password = accountvault.NewSecret(hash)
 		w.UpdatedAt = zeroTime
 		err = s.b.CompareAndSwap(ctx, raw, w)
 		if err == nil || !errors.Is(err, accountvault.ErrConflict) || i == attempts-1 {
@@ -105,7 +105,7 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 	if err != nil && !errors.Is(err, accountvault.ErrNotFound) {
 		return false, err
 	}
-	if err != nil || raw.Password == "" {
+	if err != nil || raw.Password.IsZero() {
 		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
 			return false, fmt.Errorf("store: verifying password: %w", err)
 		}
@@ -133,14 +133,14 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 
 // upgradeHash replaces raw's password hash with a fresh one, unless the row
 // changed meanwhile. Failures are logged: the login has succeeded already.
-func (s *Store) upgradeHash(ctx context.Context, raw accountvault.Account, pw string) {
+func (s *Store) upgradeHash(ctx context.Context, raw accountvault.SealedRow, pw string) {
 	hash, err := s.pw.h.Hash(ctx, pw)
 	if err != nil {
 		s.log.Warn("accountvault: password hash upgrade failed", "table", s.table, "row_id", raw.ID, "error", err.Error())
 		return
 	}
 	w := raw
-	w.Password = accountvault.Secret(hash)
+	w.Password = accountvault.NewSecret(hash)
 	w.UpdatedAt = zeroTime
 	switch err := s.b.CompareAndSwap(ctx, raw, w); {
 	case err == nil:

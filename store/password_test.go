@@ -129,7 +129,7 @@ func TestPasswordUpgrade(t *testing.T) {
 		} {
 			t.Run(c.user, func(t *testing.T) {
 				mustUpsert(t, s, accountvault.Account{ID: "cred-" + c.user, UserID: c.user, ProviderID: accountvault.ProviderCredential,
-					AccountID: c.user, Password: accountvault.Secret(c.hash)})
+					AccountID: c.user, Password: accountvault.NewSecret(c.hash)})
 				verify(t, s, c.user, "wrong", false)
 				if storedHash(t, env, c.user) != c.hash {
 					t.Fatal("a failed verify changed the hash")
@@ -154,7 +154,7 @@ type interleaved struct {
 	after func()
 }
 
-func (b *interleaved) FindByProvider(ctx context.Context, provider, acct string) (accountvault.Account, error) {
+func (b *interleaved) FindByProvider(ctx context.Context, provider, acct string) (accountvault.SealedRow, error) {
 	a, err := b.Backend.FindByProvider(ctx, provider, acct)
 	if provider == accountvault.ProviderCredential {
 		b.once.Do(b.after)
@@ -173,13 +173,13 @@ func TestPasswordUpgradeLosesToConcurrentChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustUpsert(t, plain, accountvault.Account{ID: "cred", UserID: "dave", ProviderID: accountvault.ProviderCredential,
-			AccountID: "dave", Password: accountvault.Secret(bc)})
+			AccountID: "dave", Password: accountvault.SecretBytes(bc)})
 		ib := &interleaved{Backend: env.Backend, after: func() {
 			if err := plain.SetPassword(ctx, "dave", "new password"); err != nil {
 				t.Errorf("concurrent SetPassword: %v", err)
 			}
 		}}
-		s, err := store.New(ib, k, store.WithPasswordHasher(testHasher(t)), store.WithTable(env.Table))
+		s, err := store.New(ib, kekOf(t, k), store.WithPasswordHasher(testHasher(t)), store.WithTable(env.Table))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestPasswordUpgradeLosesToConcurrentChange(t *testing.T) {
 // cancelled context).
 type failingCAS struct{ accountvault.Backend }
 
-func (b failingCAS) CompareAndSwap(_ context.Context, old, new accountvault.Account) error {
+func (b failingCAS) CompareAndSwap(_ context.Context, old, new accountvault.SealedRow) error {
 	cctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return b.Backend.CompareAndSwap(cctx, old, new)
@@ -211,8 +211,8 @@ func TestPasswordUpgradeFailureKeepsLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustUpsert(t, newStore(t, env, k), accountvault.Account{ID: "cred", UserID: "erin", ProviderID: accountvault.ProviderCredential,
-			AccountID: "erin", Password: accountvault.Secret(bc)})
-		s, err := store.New(failingCAS{env.Backend}, k, store.WithPasswordHasher(testHasher(t)), store.WithTable(env.Table))
+			AccountID: "erin", Password: accountvault.SecretBytes(bc)})
+		s, err := store.New(failingCAS{env.Backend}, kekOf(t, k), store.WithPasswordHasher(testHasher(t)), store.WithTable(env.Table))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestLongPasswordForBcryptUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustUpsert(t, s, accountvault.Account{ID: "cred", UserID: "bc", ProviderID: accountvault.ProviderCredential,
-		AccountID: "bc", Password: accountvault.Secret(bc)})
+		AccountID: "bc", Password: accountvault.SecretBytes(bc)})
 	long := strings.Repeat("p", 100)
 	verify(t, s, "bc", long, false)
 	verify(t, s, "nobody", long, false)

@@ -15,7 +15,7 @@ import (
 
 // WatchKeyringFile keeps the store's keyring in step with the encrypted
 // keyring file at path: every interval it reads the file and, if its bytes
-// changed, loads it under master and calls [Store.Reload]. It returns when
+// changed, loads it under master and calls [Store.Reload] with its KEK. It returns when
 // ctx is done (with ctx's error).
 //
 // This is how running replicas pick up a staged or promoted key without a
@@ -28,7 +28,8 @@ import (
 // Polling is used rather than file-system notifications because it works
 // the same on every platform and on files replaced by rename, on network
 // mounts and on Kubernetes secret volumes.
-func (s *Store) WatchKeyringFile(ctx context.Context, path string, master tink.AEAD, interval time.Duration, onError func(error), opts ...keyring.LoadOption) error {
+func (a *Admin) WatchKeyringFile(ctx context.Context, path string, master tink.AEAD, interval time.Duration, onError func(error), opts ...keyring.LoadOption) error {
+	s := a.s
 	if interval <= 0 {
 		return fmt.Errorf("store: WatchKeyringFile: interval must be positive")
 	}
@@ -48,7 +49,12 @@ func (s *Store) WatchKeyringFile(ctx context.Context, path string, master tink.A
 			s.watchErr(onError, err)
 			return
 		}
-		if err := s.Reload(k); err != nil {
+		kek, err := k.KEK()
+		if err != nil {
+			s.watchErr(onError, err)
+			return
+		}
+		if err := s.Reload(kek); err != nil {
 			s.watchErr(onError, err)
 			return
 		}

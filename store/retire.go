@@ -7,7 +7,6 @@ import (
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
-	"github.com/accountvault/accountvault/keyring"
 )
 
 // ErrKeyInUse is returned when disabling or deleting a key-encryption key
@@ -26,22 +25,20 @@ func (e *KeyInUseError) Error() string {
 
 func (e *KeyInUseError) Is(target error) bool { return target == ErrKeyInUse }
 
-// RetireOptions configure DisableKey and DeleteKey.
-type RetireOptions struct {
-	// Force skips the usage count: values still sealed under the key
-	// become unreadable. Never needed in a normal rotation.
-	Force bool
-	Walk  WalkOptions
-}
-
 // KeyUsage counts, per key-encryption key id, the sealed values of the table
 // that name it, by parsing only (no value is opened: use Check for the
 // proof that every value opens).
-func (s *Store) KeyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, error) {
+func (a *Admin) KeyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, error) {
+	usage, _, err := a.keyUsage(ctx, opts)
+	return usage, err
+}
+
+// keyUsage is KeyUsage, also returning the number of rows seen.
+func (a *Admin) keyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, int, error) {
 	usage := map[uint32]int{}
 	var p Progress
-	err := s.walk(ctx, opts, &p, func(raw accountvault.Account) error {
-		for _, v := range tokens(&raw) {
+	err := a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
+		for _, v := range sealedFields(raw) {
 			if len(v) == 0 || !envelope.IsSealed(v) {
 				continue
 			}
@@ -53,35 +50,27 @@ func (s *Store) KeyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int,
 		}
 		return nil
 	})
-	return usage, err
+	return usage, p.Seen, err
 }
 
-// DisableKey disables key id in k after checking that no value of the table
-// names it (unless opts.Force). It edits k only; save k and Reload the
-// stores to make it effective.
-func (s *Store) DisableKey(ctx context.Context, k *keyring.Keyring, id uint32, opts RetireOptions) error {
-	return s.retire(ctx, k, id, opts, "disabled", k.Disable)
-}
-
-// DeleteKey deletes the disabled key id from k after the same check as
-// DisableKey.
-func (s *Store) DeleteKey(ctx context.Context, k *keyring.Keyring, id uint32, opts RetireOptions) error {
-	return s.retire(ctx, k, id, opts, "deleted", k.Delete)
-}
-
-func (s *Store) retire(ctx context.Context, k *keyring.Keyring, id uint32, opts RetireOptions, verb string, do func(uint32) error) error {
-	if !opts.Force {
-		usage, err := s.KeyUsage(ctx, opts.Walk)
-		if err != nil {
-			return fmt.Errorf("store: counting uses of key %d: %w", id, err)
-		}
-		if n := usage[id]; n > 0 {
-			return &KeyInUseError{KeyID: id, Count: n}
-		}
+// CheckRetire answers whether key id may be disabled or deleted: it
+// counts the table's values that name it (see [Admin.KeyUsage]) and
+// returns nil if there are none, or a *[KeyInUseError] (matching
+// [ErrKeyInUse]) with the count. It changes nothing: the caller edits its
+// keyring, saves it and reloads the stores.
+//
+// The count is of the table as it is now. Disable a key only after every
+// replica has reloaded a keyring whose primary is another key, and
+// rewrap has run since: otherwise a replica still sealing with the old key
+// can write values that name it after the count.
+func (a *Admin) CheckRetire(ctx context.Context, id uint32, opts WalkOptions) error {
+	usage, _, err := a.keyUsage(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: counting uses of key %d: %w", id, err)
 	}
-	if err := do(id); err != nil {
-		return err
+	if n := usage[id]; n > 0 {
+		return &KeyInUseError{KeyID: id, Count: n}
 	}
-	s.log.Info("accountvault: key "+verb, "table", s.table, "key_id", id, "forced", opts.Force)
+	a.s.log.Info("accountvault: key may be retired", "table", a.s.table, "key_id", id)
 	return nil
 }

@@ -12,7 +12,10 @@ import (
 // RewrapReport is the outcome of a Rewrap.
 type RewrapReport struct {
 	Progress
-	Failures []Failure // the first MaxReportedFailures failing rows
+	// KeyUsage counts, per key id, the sealed values of the table before
+	// the rewrap (see Admin.KeyUsage).
+	KeyUsage map[uint32]int
+	Failures []*accountvault.RowError // the first MaxReportedFailures failing rows
 }
 
 // Rewrap moves every sealed value whose data key is wrapped by a key other
@@ -34,24 +37,40 @@ type RewrapReport struct {
 // logged, and the walk goes on. Legacy plaintext values are left alone
 // (EncryptLegacy seals them).
 //
+// Before it writes anything, Rewrap checks the keys as at first use, then
+// walks the table once without writing to count the values per key
+// ([Admin.CheckKeys]): if stored values name a key the store's keys lack or
+// hold disabled, it returns an error wrapping [ErrMissingKeys] and changes
+// nothing. If every sealed value names the primary already, the second walk
+// is skipped.
+//
 // Rewrap may be stopped at any point (ctx) and run again, and several
 // processes may run it at once. It returns the report so far together with
 // any error that stopped it.
-func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, error) {
+func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, error) {
 	var rep RewrapReport
-	kek, err := s.ready(ctx)
+	s := a.s
+	kv, err := s.ready(ctx)
 	if err != nil {
 		return rep, err
 	}
-	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kek.PrimaryID())
-	err = s.walk(ctx, opts, &rep.Progress, func(raw accountvault.Account) error {
+	usage, _, err := a.CheckKeys(ctx, WalkOptions{BatchSize: opts.BatchSize, After: opts.After})
+	rep.KeyUsage = usage
+	if err != nil {
+		return rep, err
+	}
+	if onlyKey(usage, kv.PrimaryID()) {
+		return rep, nil
+	}
+	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kv.PrimaryID())
+	err = a.walk(ctx, opts, &rep.Progress, func(raw *accountvault.SealedRow) error {
 		// The keyring version current for this row: a key promoted
 		// while the walk runs is then its target, never moved back from.
-		kek, err := s.ready(ctx)
+		kv, err := s.ready(ctx)
 		if err != nil {
 			return err
 		}
-		orig := tokens(&raw)
+		orig := sealedFields(raw)
 		f := orig
 		for c, v := range f {
 			if len(v) > 0 && !envelope.IsSealed(v) {
@@ -62,12 +81,12 @@ func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 			// written by a replica that has promoted it already: it is
 			// newer than our primary, not older.
 			if id, err := envelope.KeyID(v); err == nil {
-				if st, ok := kek.Status(id); ok && st == keyring.Staged {
+				if st, ok := kv.Status(id); ok && st == keyring.Staged {
 					f[c] = nil
 				}
 			}
 		}
-		out, changed, err := envelope.Rewrap(kek, s.place(&raw), f)
+		out, changed, err := envelope.Rewrap(kv, s.place(raw), f)
 		if err != nil {
 			rerr := rowError(raw.ID, err)
 			rep.Failed++
@@ -79,15 +98,15 @@ func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 			rep.Skipped++
 			return nil
 		}
-		w := raw
+		w := *raw
 		for c, v := range out {
 			if v == nil {
-				out[c] = orig[c] // keep legacy values as they were
+				out[c] = orig[c] // keep unsealed values as they were
 			}
 		}
-		setTokens(&w, out)
+		setSealed(&w, &out)
 		w.UpdatedAt = raw.UpdatedAt // a rewrap is not a user-visible update
-		switch err := s.b.CompareAndSwap(ctx, raw, w); {
+		switch err := s.b.CompareAndSwap(ctx, *raw, w); {
 		case err == nil:
 			rep.Rewritten++
 		case errors.Is(err, accountvault.ErrConflict):
@@ -97,8 +116,18 @@ func (s *Store) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 		}
 		return nil
 	})
-	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", s.kek.Load().PrimaryID(),
+	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", s.keys.Load().PrimaryID(),
 		"seen", rep.Seen, "rewrapped", rep.Rewritten, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
 		"stopped", err != nil)
 	return rep, err
+}
+
+// onlyKey reports whether id is the only key that stored values name.
+func onlyKey(usage map[uint32]int, id uint32) bool {
+	for k, n := range usage {
+		if k != id && n > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -13,26 +13,56 @@ import (
 	"github.com/accountvault/accountvault/keyring"
 )
 
-// Store is the encrypting decorator. It implements [accountvault.Backend]
-// over any other Backend: tokens are sealed before they are written and
-// opened after they are read. It is safe for concurrent use.
+// Keys is one immutable version of the key-encryption keys a Store seals
+// and opens with: a [envelope.KEK] that also lists its keys and their
+// states. [*keyring.KEK], built once per keyring version with
+// [keyring.Keyring.KEK], implements it; a KMS- or HSM-backed
+// implementation can too. Every method must be safe for concurrent use,
+// and the answers must not change for the life of the value: a new key
+// state is a new Keys, handed to [Store.Reload].
+type Keys interface {
+	envelope.KEK
+
+	// KeyIDs returns the ids of the keys Unwrap accepts, oldest first.
+	KeyIDs() []uint32
+
+	// Status returns the state of key id, and whether the key set knows
+	// it at all. A staged key unwraps but never wraps; the store leaves
+	// values on it alone during a rewrap (another replica has promoted it
+	// already).
+	Status(id uint32) (keyring.Status, bool)
+}
+
+var _ Keys = (*keyring.KEK)(nil)
+
+// Store is the encrypting decorator over a backend: the request path of an
+// auth server. It takes and returns plaintext [accountvault.Account]s and
+// hands the backend only [accountvault.SealedRow]s. It is safe for
+// concurrent use.
+//
+// The operator's work on the same table (rewrap, check, legacy sealing,
+// key retirement, keyring checks and file watching) is on [Admin].
 type Store struct {
-	b      accountvault.Backend
-	table  string
-	legacy bool
-	log    *slog.Logger
+	b     accountvault.Backend
+	meta  accountvault.Metadata // nil if the backend keeps none
+	table string
+	log   *slog.Logger
 
-	kek atomic.Pointer[keyring.KEK] // the current keyring version's primitive
+	legacyRead bool // WithLegacyPlaintext
 
-	// verified is the keyring version that Verify last found able to open
-	// the table's data; calls run Verify again when kek differs from it.
+	keys atomic.Pointer[keyVersion] // the current version
+
+	// verified is the key version that was last found able to open the
+	// table's data; calls verify again when keys differs from it.
 	probeMu  sync.Mutex
-	verified atomic.Pointer[keyring.KEK]
+	verified atomic.Pointer[keyVersion]
 
 	pw passwords
 }
 
-var _ accountvault.Backend = (*Store)(nil)
+// keyVersion boxes one Keys value, so that versions compare by identity
+// whatever the implementation.
+type keyVersion struct{ Keys }
 
 // Option configures a Store.
 type Option func(*config) error
@@ -57,18 +87,25 @@ func WithTable(name string) Option {
 	}
 }
 
-// WithLegacyPlaintext opens the store in legacy-migration mode: a token
-// column value without the sealed format prefix is returned as plaintext
-// instead of failing with [accountvault.ErrLegacyPlaintext]. Writes are
-// always sealed. Use it only while EncryptLegacy migrates an adopted table.
+// WithLegacyPlaintext lets the store read a table that is being adopted:
+// a token value that is legacy plaintext (see [Admin.EncryptLegacy] for
+// what counts) is returned as it is instead of failing with
+// [accountvault.ErrLegacyPlaintext]. Writes are always sealed.
+//
+// Legacy plaintext is whatever the database holds: in this mode the
+// application trusts every database writer with the tokens it reads. Use
+// it only between adopting a table and sealing its legacy values. The
+// store refuses it, at its first call, on a table whose adoption has
+// finished (or that its backend never adopted): there, a plaintext value
+// can only be planted or corrupted.
 func WithLegacyPlaintext() Option {
 	return func(c *config) error { c.legacy = true; return nil }
 }
 
 // WithLogger sets the logger that receives audit events (keyring reloads,
-// failures to open, rewrap and check runs, password-hash upgrades). Events
-// carry row ids, columns, key ids and counts; never a token, key, password
-// or hash. The default discards them.
+// failures to open, rewrap and check runs, password-hash upgrades,
+// erasures). Events carry row ids, columns, key ids and counts; never a
+// token, key, password or hash. The default discards them.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -79,17 +116,15 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// New returns a Store that seals tokens written to b with k's primary
-// key-encryption key and opens them with any enabled key of k.
+// New returns a Store that seals tokens written to b with keys' primary
+// key-encryption key and opens them with any key keys accepts.
 //
-// The Store builds k's primitive once; later edits to k have no effect
-// until they are handed to [Store.Reload].
-func New(b accountvault.Backend, k *keyring.Keyring, opts ...Option) (*Store, error) {
+// New does no I/O. At its first call, and after every [Store.Reload], the
+// store checks that keys can open the table's data (see
+// [Admin.CheckKeyring]) and fails with [ErrWrongKeyring] otherwise.
+func New(b accountvault.Backend, keys Keys, opts ...Option) (*Store, error) {
 	if b == nil {
 		return nil, errors.New("store: nil backend")
-	}
-	if k == nil {
-		return nil, errors.New("store: nil keyring")
 	}
 	c := config{log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -106,8 +141,9 @@ func New(b accountvault.Backend, k *keyring.Keyring, opts ...Option) (*Store, er
 	if c.table == "" {
 		return nil, errors.New("store: backend does not name its table: use WithTable")
 	}
-	s := &Store{b: b, table: c.table, legacy: c.legacy, log: c.log}
-	if err := s.Reload(k); err != nil {
+	s := &Store{b: b, table: c.table, legacyRead: c.legacy, log: c.log}
+	s.meta, _ = b.(accountvault.Metadata)
+	if err := s.Reload(keys); err != nil {
 		return nil, err
 	}
 	if err := s.pw.init(c.hasher); err != nil {
@@ -116,35 +152,27 @@ func New(b accountvault.Backend, k *keyring.Keyring, opts ...Option) (*Store, er
 	return s, nil
 }
 
-// Reload makes k the keyring the store seals and opens with, atomically:
-// calls already in flight finish with the version they started with, later
-// calls use k. Reload builds k's primitive once. It is how running replicas
-// pick up a staged or promoted key without a restart.
-func (s *Store) Reload(k *keyring.Keyring) error {
-	if k == nil {
-		return errors.New("store: Reload: nil keyring")
+// Reload makes keys the key version the store seals and opens with,
+// atomically: calls already in flight seal with the version they started
+// with, but open the rows they read after the swap with keys (which may be
+// needed for what calls begun after it wrote); later calls use keys. keys
+// is checked once, before its first use, to open the table's data. It is how running replicas pick up a staged or promoted key
+// without a restart ([Admin.WatchKeyringFile] calls it).
+func (s *Store) Reload(keys Keys) error {
+	if keys == nil {
+		return errors.New("store: nil keys")
 	}
-	kek, err := k.KEK()
-	if err != nil {
-		return fmt.Errorf("store: building keyring primitive: %w", err)
+	if len(keys.KeyIDs()) == 0 {
+		return errors.New("store: keys hold no key")
 	}
-	s.kek.Store(kek)
-	s.log.Info("accountvault: keyring loaded", "table", s.table, "primary_key_id", kek.PrimaryID(), "key_ids", kek.KeyIDs())
+	s.keys.Store(&keyVersion{keys})
+	s.log.Info("accountvault: keyring loaded", "table", s.table, "primary_key_id", keys.PrimaryID(), "key_ids", keys.KeyIDs())
 	return nil
 }
-
-// PrimaryKeyID returns the id of the key-encryption key that new writes use.
-func (s *Store) PrimaryKeyID() uint32 { return s.kek.Load().PrimaryID() }
-
-// KeyIDs returns the ids of the keys the store can open values with.
-func (s *Store) KeyIDs() []uint32 { return s.kek.Load().KeyIDs() }
-
-// Backend returns the backend the store wraps.
-func (s *Store) Backend() accountvault.Backend { return s.b }
 
 // Table returns the table name sealed values are bound to.
 func (s *Store) Table() string { return s.table }
 
-func (s *Store) place(a *accountvault.Account) envelope.Place {
-	return envelope.Place{Table: s.table, UserID: a.UserID, ProviderID: a.ProviderID, AccountID: a.AccountID}
+func (s *Store) place(r *accountvault.SealedRow) envelope.Place {
+	return envelope.Place{Table: s.table, UserID: r.UserID, ProviderID: r.ProviderID, AccountID: r.AccountID}
 }

@@ -2,37 +2,146 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
-	"github.com/accountvault/accountvault/keyring"
 )
 
-// probeRows is how many rows Verify samples.
+// probeRows is how many rows a keyring check samples when the table has no
+// key-check value that opens.
 const probeRows = 100
 
-// Verify checks that the store's keyring can open the table's data, the way
-// Authelia checks its encryption-check value: it samples the first rows in
-// id order and requires at least one sealed row among them to open. (A
-// single tampered row does not make it fail; a wrong keyring or a wrong
-// table name makes every row fail.) An empty table, or one holding only
-// legacy plaintext, passes.
+// keyCheckPlain is what the key-check value seals.
+var keyCheckPlain = []byte("accountvault key check v1")
+
+// keyCheckPlace is where the key-check value is bound: a place no row can
+// have, as user ids are never empty.
+func (s *Store) keyCheckPlace() envelope.Place {
+	return envelope.Place{Table: s.table, ProviderID: "accountvault", AccountID: metaKeyCheck}
+}
+
+// ready returns the current key version, after checking once that it
+// opens the table's data (see Admin.CheckKeyring). Callers seal and open
+// with the version it returns, so that what they use is what was checked,
+// even while Reload swaps versions.
+func (s *Store) ready(ctx context.Context) (*keyVersion, error) {
+	kv := s.keys.Load()
+	if s.verified.Load() == kv {
+		return kv, nil
+	}
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	kv = s.keys.Load()
+	if s.verified.Load() == kv {
+		return kv, nil
+	}
+	if err := s.verify(ctx, kv); err != nil {
+		return nil, err
+	}
+	s.verified.Store(kv)
+	return kv, nil
+}
+
+// since returns the key version to open rows with that were read after
+// kv was taken: the current version if Reload has swapped versions
+// meanwhile (checked as ready checks it), else kv. A call in flight across
+// a Reload may read a row that a call begun after it sealed under a key
+// only the newer version holds (a rotation's new primary); the newer
+// version opens everything kv opens, unless the reload disabled a key.
+func (s *Store) since(ctx context.Context, kv *keyVersion) (*keyVersion, error) {
+	if s.keys.Load() == kv {
+		return kv, nil
+	}
+	return s.ready(ctx)
+}
+
+// verify checks that kv opens the table's data, and, in legacy-read mode,
+// that the table is being adopted.
 //
-// Every Store method runs Verify once before its first use, and again after
-// each [Store.Reload], so a misconfigured store fails clearly at its first
-// call instead of row by row later. The error wraps [ErrWrongKeyring] and
-// the cause.
-func (s *Store) Verify(ctx context.Context) error {
-	kek := s.kek.Load()
-	if err := s.verify(ctx, kek); err != nil {
+// The evidence is, first, the table's key-check value: a constant sealed by
+// the first store that verified a keyring on the table, kept in the
+// backend's metadata. If it opens, kv is right, whatever the rows hold: a
+// database writer who inserts garbage rows cannot make a right keyring look
+// wrong. If there is none, or it does not open (its key has been retired,
+// or it was damaged), verify samples the first probeRows rows in id order
+// and requires one sealed row among them to open; an empty table, or one
+// holding no sealed value, passes. Either way a passing check (re)writes
+// the key-check value under kv's primary key when it is missing, did not
+// open, or is on another key.
+func (s *Store) verify(ctx context.Context, kv *keyVersion) error {
+	if s.legacyRead {
+		open, err := s.legacyOpen(ctx)
+		if err != nil {
+			return err
+		}
+		if !open {
+			return ErrLegacyClosed
+		}
+	}
+	check, checkOK, err := s.openKeyCheck(ctx, kv)
+	if err != nil {
 		return err
 	}
-	s.verified.Store(kek)
+	if !checkOK {
+		if err := s.sampleRows(ctx, kv); err != nil {
+			return err
+		}
+	}
+	if checkOK {
+		if id, err := envelope.KeyID(check); err == nil && id == kv.PrimaryID() {
+			return nil
+		}
+	}
+	s.writeKeyCheck(ctx, kv, check)
 	return nil
 }
 
-// verify checks kek against the table's first rows.
-func (s *Store) verify(ctx context.Context, kek *keyring.KEK) error {
+// openKeyCheck reads the key-check value and reports whether it opens with
+// kv. It returns the stored value (nil if none) for a later swap.
+func (s *Store) openKeyCheck(ctx context.Context, kv *keyVersion) ([]byte, bool, error) {
+	if s.meta == nil {
+		return nil, false, nil
+	}
+	v, err := s.meta.Meta(ctx, metaKeyCheck)
+	switch {
+	case errors.Is(err, accountvault.ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("store: reading the table's key-check value: %w", err)
+	}
+	plain, err := envelope.Open(kv, s.keyCheckPlace(), envelope.Fields{v})
+	if err != nil || string(plain[0]) != string(keyCheckPlain) {
+		return v, false, nil
+	}
+	return v, true, nil
+}
+
+// writeKeyCheck replaces the key-check value old (nil: none) with one
+// sealed under kv's primary key. It is best effort: the check has passed
+// already, and a failure to record it (a read-only connection, a
+// concurrent writer) only means the next check samples rows again. A
+// failure is logged.
+func (s *Store) writeKeyCheck(ctx context.Context, kv *keyVersion, old []byte) {
+	if s.meta == nil {
+		return
+	}
+	sealed, err := envelope.Seal(kv, s.keyCheckPlace(), envelope.Fields{keyCheckPlain})
+	if err == nil {
+		err = s.meta.SwapMeta(ctx, metaKeyCheck, old, sealed[0])
+	}
+	switch {
+	case err == nil:
+		s.log.Info("accountvault: key-check value written", "table", s.table, "key_id", kv.PrimaryID())
+	case errors.Is(err, accountvault.ErrConflict):
+	default:
+		s.log.Warn("accountvault: cannot write the key-check value", "table", s.table, "error", err.Error())
+	}
+}
+
+// sampleRows checks kv against the table's first rows.
+func (s *Store) sampleRows(ctx context.Context, kv *keyVersion) error {
 	rows, err := s.b.List(ctx, "", probeRows)
 	if err != nil {
 		return fmt.Errorf("store: sampling rows to verify the keyring: %w", err)
@@ -42,10 +151,10 @@ func (s *Store) verify(ctx context.Context, kek *keyring.KEK) error {
 	var firstID string
 	for i := range rows {
 		r := &rows[i]
-		f := tokens(r)
+		f := sealedFields(r)
 		hasSealed := false
 		for c, v := range f {
-			if len(v) == 0 || !envelope.IsSealed(v) {
+			if !envelope.IsSealed(v) {
 				f[c] = nil
 				continue
 			}
@@ -55,7 +164,7 @@ func (s *Store) verify(ctx context.Context, kek *keyring.KEK) error {
 			continue
 		}
 		sealed++
-		if _, err := envelope.Open(kek, s.place(r), f); err != nil {
+		if _, err := envelope.Open(kv, s.place(r), f); err != nil {
 			if first == nil {
 				first, firstID = err, r.ID
 			}
@@ -64,28 +173,8 @@ func (s *Store) verify(ctx context.Context, kek *keyring.KEK) error {
 		return nil
 	}
 	if sealed > 0 {
-		return fmt.Errorf("%w: none of the %d sealed rows sampled opens (row %q: %w)", ErrWrongKeyring, sealed, firstID, first)
+		return fmt.Errorf("%w: the table's key-check value does not open, nor does any of the %d sealed rows sampled (row %q: %w)",
+			ErrWrongKeyring, sealed, firstID, first)
 	}
 	return nil
-}
-
-// ready returns the current keyring version, after verifying it once (see
-// Verify). Callers seal and open with the version it returns, so that what
-// they use is what was verified, even while Reload swaps versions.
-func (s *Store) ready(ctx context.Context) (*keyring.KEK, error) {
-	kek := s.kek.Load()
-	if s.verified.Load() == kek {
-		return kek, nil
-	}
-	s.probeMu.Lock()
-	defer s.probeMu.Unlock()
-	kek = s.kek.Load()
-	if s.verified.Load() == kek {
-		return kek, nil
-	}
-	if err := s.verify(ctx, kek); err != nil {
-		return nil, err
-	}
-	s.verified.Store(kek)
-	return kek, nil
 }

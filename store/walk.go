@@ -36,7 +36,7 @@ func (p Progress) RowsPerSecond() float64 {
 	return float64(p.Seen) / p.Elapsed.Seconds()
 }
 
-// WalkOptions configure Rewrap, Check and EncryptLegacy.
+// WalkOptions configure the walks of an [Admin] over the table.
 type WalkOptions struct {
 	// BatchSize is the number of rows read per page (default DefaultBatchSize).
 	// Memory use is bounded by it, whatever the size of the table.
@@ -58,26 +58,26 @@ func (o WalkOptions) batch() int {
 // walk pages through the raw (sealed) rows of the table in id order and
 // calls fn for each. It stops at the first error fn returns, or when ctx is
 // done between batches.
-func (s *Store) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(raw accountvault.Account) error) error {
+func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(raw *accountvault.SealedRow) error) error {
 	start := time.Now()
 	p.Cursor = o.After
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rows, err := s.b.List(ctx, p.Cursor, o.batch())
+		rows, err := a.s.b.List(ctx, p.Cursor, o.batch())
 		if err != nil {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		for _, r := range rows {
+		for i := range rows {
 			p.Seen++
-			if err := fn(r); err != nil {
+			if err := fn(&rows[i]); err != nil {
 				return err
 			}
-			p.Cursor = r.ID
+			p.Cursor = rows[i].ID
 		}
 		p.Elapsed = time.Since(start)
 		if o.Progress != nil {
@@ -86,22 +86,16 @@ func (s *Store) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(ra
 	}
 }
 
-// Failure names a row (and column, if one) that a walk could not process,
-// and why. It never holds a value.
-type Failure struct {
-	ID     string
-	Column string
-	Err    error
-}
-
-func addFailure(list *[]Failure, err error) {
+// addFailure appends err to list, as a *accountvault.RowError, unless the
+// list holds MaxReportedFailures already.
+func addFailure(list *[]*accountvault.RowError, err error) {
 	if len(*list) >= MaxReportedFailures {
 		return
 	}
 	var re *accountvault.RowError
 	if errors.As(err, &re) {
-		*list = append(*list, Failure{ID: re.ID, Column: re.Column, Err: re.Err})
+		*list = append(*list, re)
 		return
 	}
-	*list = append(*list, Failure{Err: err})
+	*list = append(*list, &accountvault.RowError{Err: err})
 }

@@ -25,6 +25,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) accountvault.Backend) {
 		{"UpsertKeepsIDAndCreatedAt", testUpsertKeeps},
 		{"UpsertDuplicateID", testUpsertDuplicateID},
 		{"Unlink", testUnlink},
+		{"DeleteUser", testDeleteUser},
+		{"NoAliasing", testNoAliasing},
 		{"Password", testPassword},
 		{"EmptyValues", testEmptyValues},
 		{"Expiries", testExpiries},
@@ -37,6 +39,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) accountvault.Backend) {
 		{"ListUsage", testListUsage},
 		{"ConcurrentUpsert", testConcurrentUpsert},
 		{"CompareAndSwap", testCompareAndSwap},
+		{"CompareAndSwapRefresh", testCompareAndSwapRefresh},
 		{"CompareAndSwapChangedColumn", testCompareAndSwapChanged},
 		{"CompareAndSwapGone", testCompareAndSwapGone},
 		{"CompareAndSwapEmptyTokens", testCompareAndSwapEmpty},
@@ -45,6 +48,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) accountvault.Backend) {
 		{"DeadlineMidway", testDeadlineMidway},
 		{"TableNamer", testTableNamer},
 		{"Count", testCount},
+		{"Metadata", testMetadata},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

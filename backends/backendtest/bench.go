@@ -27,17 +27,17 @@ const BenchTokenSize = 1 << 10
 // newBackend is called once per sub-benchmark and must return a Backend
 // over an empty table.
 func Benchmark(b *testing.B, newBackend func(b *testing.B) accountvault.Backend) {
-	rows := make([]accountvault.Account, BenchRows)
+	rows := make([]accountvault.SealedRow, BenchRows)
 	providers := []string{"google", "github", "microsoft"}
 	for i := range rows {
-		rows[i] = accountvault.Account{
+		rows[i] = accountvault.SealedRow{
 			ID:                    fmt.Sprintf("acc-%04d", i),
 			UserID:                fmt.Sprintf("user-%04d", i/len(providers)),
 			ProviderID:            providers[i%len(providers)],
 			AccountID:             fmt.Sprintf("subject-%04d", i),
-			AccessToken:           randomSecret(BenchTokenSize),
-			RefreshToken:          randomSecret(BenchTokenSize),
-			IDToken:               randomSecret(BenchTokenSize),
+			AccessToken:           randomBytes(BenchTokenSize),
+			RefreshToken:          randomBytes(BenchTokenSize),
+			IDToken:               randomBytes(BenchTokenSize),
 			AccessTokenExpiresAt:  at(3600),
 			RefreshTokenExpiresAt: at(86400),
 			Scope:                 "openid email profile",
@@ -56,9 +56,9 @@ func Benchmark(b *testing.B, newBackend func(b *testing.B) accountvault.Backend)
 
 	b.Run("Upsert", func(b *testing.B) {
 		be := setup(b)
-		fresh := make([]accountvault.Secret, 3*len(rows))
+		fresh := make([][]byte, 3*len(rows))
 		for i := range fresh {
-			fresh[i] = randomSecret(BenchTokenSize)
+			fresh[i] = randomBytes(BenchTokenSize)
 		}
 		b.SetBytes(3 * BenchTokenSize)
 		b.ReportAllocs()
@@ -110,8 +110,8 @@ func Benchmark(b *testing.B, newBackend func(b *testing.B) accountvault.Backend)
 	})
 }
 
-func randomSecret(n int) accountvault.Secret {
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
-	return accountvault.Secret(b)
+	return b
 }

@@ -1,8 +1,10 @@
 package backendtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,43 +13,48 @@ import (
 	"github.com/accountvault/accountvault"
 )
 
-// swapped returns old with new secret columns and a fixed UpdatedAt.
-func swapped(old accountvault.Account, tag string) accountvault.Account {
+// swapped returns old as a token refresh would write it: new secret
+// columns, expiries and scope derived from tag, and a fixed UpdatedAt.
+func swapped(old accountvault.SealedRow, tag string) accountvault.SealedRow {
 	n := old
-	n.AccessToken = accountvault.Secret("access-" + tag)
-	n.RefreshToken = accountvault.Secret("refresh-" + tag)
-	n.IDToken = accountvault.Secret("idtoken-" + tag)
-	n.Password = accountvault.Secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + tag)
+	n.AccessToken = []byte("access-" + tag)
+	n.RefreshToken = []byte("refresh-" + tag)
+	n.IDToken = []byte("idtoken-" + tag)
+	n.Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + tag)
+	h := fnv.New32a()
+	h.Write([]byte(tag))
+	off := int(h.Sum32() % 1_000_000)
+	n.AccessTokenExpiresAt = at(7200 + off)
+	n.RefreshTokenExpiresAt = at(2_000_000 + off)
+	n.Scope = "openid refreshed " + tag
 	n.UpdatedAt = base.Add(time.Hour)
 	return n
 }
 
 func testCompareAndSwap(t *testing.T, b accountvault.Backend) {
 	a := account("acc-1", "user-1", "google", "sub-1", "v1")
-	a.Password = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$djE"
+	a.Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$djE")
 	mustUpsert(t, b, a)
 	other := mustUpsert(t, b, account("acc-2", "user-1", "github", "sub-2", "other"))
 	old := mustFind(t, b, "google", "sub-1")
 
 	n := swapped(old, "v2")
-	// Columns CompareAndSwap does not write.
-	n.Scope = "changed scope"
-	n.AccessTokenExpiresAt = nil
+	// The one column besides the keys that CompareAndSwap does not write.
 	n.CreatedAt = base.Add(-time.Hour)
 	if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
 		t.Fatalf("CompareAndSwap: %v", err)
 	}
-	want := old
-	want.AccessToken, want.RefreshToken, want.IDToken, want.Password = n.AccessToken, n.RefreshToken, n.IDToken, n.Password
-	want.UpdatedAt = n.UpdatedAt
-	checkEqual(t, "row after CompareAndSwap (only tokens, password, updated_at written)", want, mustFind(t, b, "google", "sub-1"))
+	want := n
+	want.CreatedAt = old.CreatedAt
+	checkEqual(t, "row after CompareAndSwap (tokens, password, expiries, scope, updated_at written; created_at kept)", want, mustFind(t, b, "google", "sub-1"))
 
-	// The same swap again: the row no longer matches old.
+	// The same swap again: the row no longer matches old. The losing swap
+	// writes nothing, neither its tokens nor its expiries and scope.
 	n3 := swapped(old, "v3")
 	if err := b.CompareAndSwap(t.Context(), old, n3); !errors.Is(err, accountvault.ErrConflict) {
 		t.Fatalf("second CompareAndSwap from the same old: got %v, want ErrConflict", err)
 	} else {
-		checkNoValue(t, err, string(n3.AccessToken), string(old.AccessToken), string(n3.Password))
+		checkNoValue(t, err, string(n3.AccessToken), string(old.AccessToken), n3.Password.Reveal())
 	}
 	checkEqual(t, "row after the conflicting CompareAndSwap", want, mustFind(t, b, "google", "sub-1"))
 	checkEqual(t, "other row", other, mustFind(t, b, "github", "sub-2"))
@@ -61,11 +68,12 @@ func testCompareAndSwap(t *testing.T, b accountvault.Backend) {
 		t.Fatalf("CompareAndSwap from the current row: %v", err)
 	}
 	got := mustFind(t, b, "google", "sub-1")
-	if got.AccessToken != n4.AccessToken || got.UpdatedAt.Before(before) || got.UpdatedAt.After(time.Now()) {
-		t.Errorf("CompareAndSwap with zero UpdatedAt: updated_at %v, token written: %v", got.UpdatedAt, got.AccessToken == n4.AccessToken)
+	if !bytes.Equal(got.AccessToken, n4.AccessToken) || got.UpdatedAt.Before(before) || got.UpdatedAt.After(time.Now()) {
+		t.Errorf("CompareAndSwap with zero UpdatedAt: updated_at %v, token written: %v", got.UpdatedAt, bytes.Equal(got.AccessToken, n4.AccessToken))
 	}
 
-	// Many swaps racing from the same old: exactly one wins.
+	// Many swaps racing from the same old: exactly one wins, and the row
+	// holds every column of that one swap.
 	cur = got
 	const racers = 8
 	var wg sync.WaitGroup
@@ -74,11 +82,12 @@ func testCompareAndSwap(t *testing.T, b accountvault.Backend) {
 		wg.Go(func() { results[i] = b.CompareAndSwap(t.Context(), cur, swapped(cur, fmt.Sprint("race-", i))) })
 	}
 	wg.Wait()
-	wins := 0
+	wins, winner := 0, -1
 	for i, err := range results {
 		switch {
 		case err == nil:
 			wins++
+			winner = i
 		case !errors.Is(err, accountvault.ErrConflict):
 			t.Errorf("racing CompareAndSwap %d: %v", i, err)
 		}
@@ -87,29 +96,96 @@ func testCompareAndSwap(t *testing.T, b accountvault.Backend) {
 		t.Errorf("%d racing CompareAndSwaps from the same row succeeded, want 1", wins)
 	}
 	got = mustFind(t, b, "google", "sub-1")
-	if !strings.HasPrefix(got.AccessToken.Reveal(), "access-race-") ||
-		strings.TrimPrefix(got.AccessToken.Reveal(), "access-") != strings.TrimPrefix(got.IDToken.Reveal(), "idtoken-") {
+	if !strings.HasPrefix(string(got.AccessToken), "access-race-") ||
+		strings.TrimPrefix(string(got.AccessToken), "access-") != strings.TrimPrefix(string(got.IDToken), "idtoken-") {
 		t.Errorf("row after the race does not hold exactly one racer's tokens")
 	}
+	if winner >= 0 {
+		checkEqual(t, "row after the race (every column of the winning swap)", swapped(cur, fmt.Sprint("race-", winner)), got)
+	}
+}
+
+// testCompareAndSwapRefresh checks the columns a token refresh changes
+// besides the tokens: both expiries and the scope are written with them,
+// set, changed and cleared, and a swap that loses writes none of them.
+func testCompareAndSwapRefresh(t *testing.T, b accountvault.Backend) {
+	old := mustUpsert(t, b, account("acc-1", "user-1", "google", "sub-1", "v1"))
+	other := mustUpsert(t, b, account("acc-2", "user-1", "github", "sub-2", "v1"))
+	steps := []struct {
+		name            string
+		access, refresh *time.Time
+		scope           string
+	}{
+		{"changed", at(7200), at(172800), "openid email profile"},
+		{"cleared", nil, nil, ""},
+		{"set from NULL", at(60), ptr(time.Unix(-86400, 0)), "repo"},
+		{"access only", at(90), nil, "repo"},
+		{"refresh only", nil, at(120), "read:user"},
+	}
+	cur := old
+	for i, s := range steps {
+		n := swapped(cur, fmt.Sprint("r", i))
+		n.AccessTokenExpiresAt, n.RefreshTokenExpiresAt, n.Scope = s.access, s.refresh, s.scope
+		if err := b.CompareAndSwap(t.Context(), cur, n); err != nil {
+			t.Fatalf("%s: CompareAndSwap: %v", s.name, err)
+		}
+		got := mustFind(t, b, "google", "sub-1")
+		checkEqual(t, s.name+": row after CompareAndSwap", n, got)
+
+		// A swap from the row before this one loses, and leaves the
+		// expiries and scope as the winner wrote them.
+		stale := swapped(cur, fmt.Sprint("stale", i))
+		stale.AccessTokenExpiresAt, stale.RefreshTokenExpiresAt, stale.Scope = at(999), at(9999), "stale scope"
+		if err := b.CompareAndSwap(t.Context(), cur, stale); !errors.Is(err, accountvault.ErrConflict) {
+			t.Fatalf("%s: stale CompareAndSwap: got %v, want ErrConflict", s.name, err)
+		}
+		checkEqual(t, s.name+": row after a stale CompareAndSwap", n, mustFind(t, b, "google", "sub-1"))
+		cur = got
+	}
+	// FindForUser and List read the same columns.
+	rows, err := b.FindForUser(t.Context(), "user-1")
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("FindForUser: %d rows, %v", len(rows), err)
+	}
+	checkEqual(t, "FindForUser row after the swaps", cur, rows[0])
+	checkEqual(t, "other row after the swaps", other, rows[1])
+	rows, err = b.List(t.Context(), "", 1)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("List: %d rows, %v", len(rows), err)
+	}
+	checkEqual(t, "List row after the swaps", cur, rows[0])
+
+	// A row that is gone is not written, whatever new holds.
+	if err := b.Unlink(t.Context(), "google", "sub-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CompareAndSwap(t.Context(), cur, swapped(cur, "gone")); !errors.Is(err, accountvault.ErrConflict) {
+		t.Errorf("CompareAndSwap on a deleted row: got %v, want ErrConflict", err)
+	}
+	checkEqual(t, "other row after a CompareAndSwap on a deleted row", other, mustFind(t, b, "github", "sub-2"))
 }
 
 func testCompareAndSwapChanged(t *testing.T, b accountvault.Backend) {
 	changes := []struct {
 		name string
-		edit func(*accountvault.Account)
+		edit func(*accountvault.SealedRow)
 	}{
-		{"access_token", func(a *accountvault.Account) { a.AccessToken += "x" }},
-		{"refresh_token", func(a *accountvault.Account) { a.RefreshToken = "" }},
-		{"id_token", func(a *accountvault.Account) { a.IDToken = "other" }},
-		{"password", func(a *accountvault.Account) { a.Password = "$2a$10$changed" }},
-		{"password cleared", func(a *accountvault.Account) { a.Password = "" }},
-		{"user_id", func(a *accountvault.Account) { a.UserID = "user-2" }},
+		{"access_token", func(a *accountvault.SealedRow) { a.AccessToken = append(bytes.Clone(a.AccessToken), 'x') }},
+		{"access_token, one byte", func(a *accountvault.SealedRow) {
+			a.AccessToken = bytes.Clone(a.AccessToken)
+			a.AccessToken[0] ^= 1
+		}},
+		{"refresh_token", func(a *accountvault.SealedRow) { a.RefreshToken = nil }},
+		{"id_token", func(a *accountvault.SealedRow) { a.IDToken = []byte("other") }},
+		{"password", func(a *accountvault.SealedRow) { a.Password = secret("$2a$10$changed") }},
+		{"password cleared", func(a *accountvault.SealedRow) { a.Password = accountvault.Secret{} }},
+		{"user_id", func(a *accountvault.SealedRow) { a.UserID = "user-2" }},
 	}
 	for i, c := range changes {
 		t.Run(c.name, func(t *testing.T) {
 			subject := fmt.Sprint("sub-", i)
 			a := account(fmt.Sprint("acc-", i), "user-1", "google", subject, "v1")
-			a.Password = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$djE"
+			a.Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$djE")
 			old := mustUpsert(t, b, a)
 			// A concurrent writer changes one column.
 			changed := old
@@ -123,7 +199,8 @@ func testCompareAndSwapChanged(t *testing.T, b accountvault.Backend) {
 			checkEqual(t, "row after the refused CompareAndSwap", changed, mustFind(t, b, "google", subject))
 		})
 	}
-	// Columns that CompareAndSwap does not compare do not make it fail.
+	// Columns that CompareAndSwap writes but does not compare do not make
+	// it fail: it overwrites them with new's.
 	t.Run("scope and expiry", func(t *testing.T) {
 		old := mustUpsert(t, b, account("acc-s", "user-1", "google", "sub-s", "v1"))
 		changed := old
@@ -134,9 +211,7 @@ func testCompareAndSwapChanged(t *testing.T, b accountvault.Backend) {
 		if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
 			t.Fatalf("CompareAndSwap after only scope and expiry changed: %v", err)
 		}
-		want := changed
-		want.AccessToken, want.RefreshToken, want.IDToken, want.Password, want.UpdatedAt = n.AccessToken, n.RefreshToken, n.IDToken, n.Password, n.UpdatedAt
-		checkEqual(t, "row after CompareAndSwap", want, mustFind(t, b, "google", "sub-s"))
+		checkEqual(t, "row after CompareAndSwap", n, mustFind(t, b, "google", "sub-s"))
 	})
 }
 
@@ -161,7 +236,7 @@ func testCompareAndSwapGone(t *testing.T, b accountvault.Backend) {
 	// An old whose password no row can hold.
 	cur := mustFind(t, b, "google", "sub-1")
 	bad := cur
-	bad.Password = "\xff\x00"
+	bad.Password = secret("\xff\x00")
 	if err := b.CompareAndSwap(t.Context(), bad, swapped(cur, "v4")); !errors.Is(err, accountvault.ErrConflict) {
 		t.Errorf("CompareAndSwap from an unstorable old password: got %v, want ErrConflict", err)
 	}
@@ -176,7 +251,7 @@ func testCompareAndSwapGone(t *testing.T, b accountvault.Backend) {
 func testCompareAndSwapEmpty(t *testing.T, b accountvault.Backend) {
 	// Empty tokens and password are stored as NULL: an old read back with
 	// "" must still match, and new may empty them again.
-	a := accountvault.Account{ID: "acc-1", UserID: "user-1", ProviderID: "google", AccountID: "sub-1", CreatedAt: base, UpdatedAt: base}
+	a := accountvault.SealedRow{ID: "acc-1", UserID: "user-1", ProviderID: "google", AccountID: "sub-1", CreatedAt: base, UpdatedAt: base}
 	old := mustUpsert(t, b, a)
 	n := swapped(old, "v2")
 	if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
@@ -185,12 +260,15 @@ func testCompareAndSwapEmpty(t *testing.T, b accountvault.Backend) {
 	cur := mustFind(t, b, "google", "sub-1")
 	checkEqual(t, "row after filling", n, cur)
 	back := cur
-	back.AccessToken, back.RefreshToken, back.IDToken, back.Password = "", "", "", ""
+	// Empty and nil tokens are alike.
+	back.AccessToken, back.RefreshToken, back.IDToken, back.Password = nil, []byte{}, nil, accountvault.Secret{}
 	back.UpdatedAt = base.Add(2 * time.Hour)
 	if err := b.CompareAndSwap(t.Context(), cur, back); err != nil {
 		t.Fatalf("CompareAndSwap to empty columns: %v", err)
 	}
-	checkEqual(t, "row after emptying", back, mustFind(t, b, "google", "sub-1"))
+	emptied := mustFind(t, b, "google", "sub-1")
+	checkEqual(t, "row after emptying", back, emptied)
+	checkNilTokens(t, "row after emptying", emptied)
 	if err := b.CompareAndSwap(t.Context(), cur, back); !errors.Is(err, accountvault.ErrConflict) {
 		t.Errorf("stale CompareAndSwap against emptied columns: got %v, want ErrConflict", err)
 	}
@@ -200,18 +278,23 @@ func testCompareAndSwapInvalid(t *testing.T, b accountvault.Backend) {
 	old := mustUpsert(t, b, account("acc-1", "user-1", "google", "sub-1", "v1"))
 	edits := []struct {
 		name, field string
-		edit        func(*accountvault.Account)
+		edit        func(*accountvault.SealedRow)
 	}{
-		{"other ID", "ID", func(a *accountvault.Account) { a.ID = "acc-2" }},
-		{"other UserID", "UserID", func(a *accountvault.Account) { a.UserID = "user-2" }},
-		{"other ProviderID", "ProviderID", func(a *accountvault.Account) { a.ProviderID = "github" }},
-		{"other AccountID", "AccountID", func(a *accountvault.Account) { a.AccountID = "sub-2" }},
-		{"oversize token", "RefreshToken", func(a *accountvault.Account) {
-			a.RefreshToken = accountvault.Secret(strings.Repeat("T", accountvault.MaxTokenSize+1))
+		{"other ID", "ID", func(a *accountvault.SealedRow) { a.ID = "acc-2" }},
+		{"other UserID", "UserID", func(a *accountvault.SealedRow) { a.UserID = "user-2" }},
+		{"other ProviderID", "ProviderID", func(a *accountvault.SealedRow) { a.ProviderID = "github" }},
+		{"other AccountID", "AccountID", func(a *accountvault.SealedRow) { a.AccountID = "sub-2" }},
+		{"oversize token", "RefreshToken", func(a *accountvault.SealedRow) {
+			a.RefreshToken = bytes.Repeat([]byte("T"), accountvault.MaxTokenSize+1)
 		}},
-		{"NUL in password", "Password", func(a *accountvault.Account) { a.Password = "$argon2id$\x00" }},
-		{"oversize password", "Password", func(a *accountvault.Account) {
-			a.Password = accountvault.Secret(strings.Repeat("P", accountvault.MaxPasswordSize+1))
+		{"NUL in password", "Password", func(a *accountvault.SealedRow) { a.Password = secret("$argon2id$\x00") }},
+		{"oversize password", "Password", func(a *accountvault.SealedRow) {
+			a.Password = secret(strings.Repeat("P", accountvault.MaxPasswordSize+1))
+		}},
+		{"NUL in scope", "Scope", func(a *accountvault.SealedRow) { a.Scope = "openid\x00" }},
+		{"invalid UTF-8 scope", "Scope", func(a *accountvault.SealedRow) { a.Scope = "openid \xff" }},
+		{"oversize scope", "Scope", func(a *accountvault.SealedRow) {
+			a.Scope = strings.Repeat("s", accountvault.MaxScopeSize+1)
 		}},
 	}
 	for _, e := range edits {
@@ -222,7 +305,7 @@ func testCompareAndSwapInvalid(t *testing.T, b accountvault.Backend) {
 		if !errors.Is(err, accountvault.ErrInvalidAccount) || !errors.As(err, &ie) || ie.Field != e.field {
 			t.Errorf("CompareAndSwap with %s: got %v, want ErrInvalidAccount naming %s", e.name, err, e.field)
 		}
-		checkNoValue(t, err, string(n.AccessToken), string(n.RefreshToken), string(n.Password))
+		checkNoValue(t, err, string(n.AccessToken), string(n.RefreshToken), n.Password.Reveal())
 	}
 	checkEqual(t, "row after refused CompareAndSwaps", old, mustFind(t, b, "google", "sub-1"))
 }
@@ -231,7 +314,7 @@ func testConcurrentUpsert(t *testing.T, b accountvault.Backend) {
 	const writers = 16
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	results := make([]accountvault.Account, writers)
+	results := make([]accountvault.SealedRow, writers)
 	errs := make([]error, writers)
 	for i := range writers {
 		wg.Go(func() {
@@ -270,8 +353,8 @@ func testConcurrentUpsert(t *testing.T, b accountvault.Backend) {
 		t.Errorf("row id %q and created_at %v come from different writers", row.ID, row.CreatedAt)
 	}
 	// The columns of the row all come from one writer (the last).
-	tag := strings.TrimPrefix(row.AccessToken.Reveal(), "access-")
-	if row.RefreshToken.Reveal() != "refresh-"+tag || row.IDToken.Reveal() != "idtoken-"+tag || row.Scope != "openid email "+tag {
+	tag := strings.TrimPrefix(string(row.AccessToken), "access-")
+	if string(row.RefreshToken) != "refresh-"+tag || string(row.IDToken) != "idtoken-"+tag || row.Scope != "openid email "+tag {
 		t.Errorf("row columns come from different writers")
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // calls runs every Backend method once with ctx on rows that exist, so
 // that only the context can make them fail.
-func calls(b accountvault.Backend, old accountvault.Account) []struct {
+func calls(b accountvault.Backend, old accountvault.SealedRow) []struct {
 	name string
 	call func(context.Context) error
 } {
@@ -33,6 +33,10 @@ func calls(b accountvault.Backend, old accountvault.Account) []struct {
 			return err
 		}},
 		{"Unlink", func(ctx context.Context) error { return b.Unlink(ctx, "github", "sub-2") }},
+		{"DeleteUser", func(ctx context.Context) error {
+			_, err := b.DeleteUser(ctx, "user-del")
+			return err
+		}},
 		{"List", func(ctx context.Context) error {
 			_, err := b.List(ctx, "", 100)
 			return err
@@ -46,6 +50,7 @@ func calls(b accountvault.Backend, old accountvault.Account) []struct {
 func testCancelled(t *testing.T, b accountvault.Backend) {
 	old := mustUpsert(t, b, account("acc-1", "user-1", "google", "sub-1", "v1"))
 	second := mustUpsert(t, b, account("acc-2", "user-1", "github", "sub-2", "v1"))
+	doomed := mustUpsert(t, b, account("acc-del", "user-del", "google", "sub-del", "v1"))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -62,6 +67,7 @@ func testCancelled(t *testing.T, b accountvault.Backend) {
 	// Nothing was written, and the backend still works.
 	checkEqual(t, "row after cancelled calls", old, mustFind(t, b, "google", "sub-1"))
 	checkEqual(t, "row after cancelled Unlink", second, mustFind(t, b, "github", "sub-2"))
+	checkEqual(t, "row after cancelled DeleteUser", doomed, mustFind(t, b, "google", "sub-del"))
 	if _, err := b.FindByProvider(t.Context(), "google", "sub-new"); !errors.Is(err, accountvault.ErrNotFound) {
 		t.Errorf("cancelled Upsert wrote a row: %v", err)
 	}

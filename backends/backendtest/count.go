@@ -45,6 +45,10 @@ func testCount(t *testing.T, b accountvault.Backend) {
 		t.Fatal(err)
 	}
 	check("after an unlink", 2)
+	if n, err := b.DeleteUser(t.Context(), "user-2"); err != nil || n != 1 {
+		t.Fatalf("DeleteUser(user-2) = %d, %v; want 1, nil", n, err)
+	}
+	check("after a DeleteUser", 1)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

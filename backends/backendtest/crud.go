@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,7 +77,7 @@ func testFindForUser(t *testing.T, b accountvault.Backend) {
 	}
 	// Inserted out of id order, across providers, with another user's rows
 	// in between.
-	rows := []accountvault.Account{
+	rows := []accountvault.SealedRow{
 		account("u1-c", "user-1", "google", "g-1", "a"),
 		account("u2-a", "user-2", "google", "g-2", "b"),
 		account("u1-a", "user-1", "github", "gh-1", "c"),
@@ -93,7 +94,7 @@ func testFindForUser(t *testing.T, b accountvault.Backend) {
 	if want := []string{"u1-a", "u1-b", "u1-c"}; !slices.Equal(ids(got), want) {
 		t.Fatalf("FindForUser(user-1) ids = %q, want %q", ids(got), want)
 	}
-	byID := map[string]accountvault.Account{}
+	byID := map[string]accountvault.SealedRow{}
 	for _, a := range rows {
 		byID[a.ID] = a
 	}
@@ -120,7 +121,7 @@ func testUpsertKeeps(t *testing.T, b accountvault.Backend) {
 	second.AccessTokenExpiresAt = nil
 	second.RefreshTokenExpiresAt = nil
 	second.Scope = ""
-	second.Password = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+	second.Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
 	got := mustUpsert(t, b, second)
 
 	want := second
@@ -187,6 +188,130 @@ func testUnlink(t *testing.T, b accountvault.Backend) {
 	checkEqual(t, "re-insert under the unlinked id", again, mustUpsert(t, b, again))
 }
 
+// testDeleteUser checks the erasure of a user: every row of that user id,
+// and only those, goes in one call that counts them.
+func testDeleteUser(t *testing.T, b accountvault.Backend) {
+	if n, err := b.DeleteUser(t.Context(), "user-1"); err != nil || n != 0 {
+		t.Fatalf("DeleteUser on an empty table: %d, %v; want 0, nil", n, err)
+	}
+	victims := []accountvault.SealedRow{
+		account("u1-c", "user-1", "google", "g-1", "a"),
+		account("u1-a", "user-1", "github", "gh-1", "b"),
+		account("u1-b", "user-1", accountvault.ProviderCredential, "user-1", "c"),
+	}
+	victims[2].Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
+	// Rows that stay: another user, user ids that extend the victim's,
+	// differ in case or in a trailing space, and a row whose AccountID
+	// (not UserID) is the victim's id.
+	kept := []accountvault.SealedRow{
+		account("u2-a", "user-2", "google", "g-2", "d"),
+		account("u10-a", "user-10", "google", "g-10", "e"),
+		account("U1-a", "User-1", "google", "g-U1", "f"),
+		account("u1-x", "user-1 ", "github", "gh-x", "g"),
+		account("u3-a", "user-3", "github", "user-1", "h"),
+	}
+	for i := range max(len(victims), len(kept)) {
+		if i < len(kept) {
+			mustUpsert(t, b, kept[i])
+		}
+		if i < len(victims) {
+			mustUpsert(t, b, victims[i])
+		}
+	}
+	checkKept := func(what string) {
+		t.Helper()
+		for _, k := range kept {
+			checkEqual(t, what+": row "+k.ID, k, mustFind(t, b, k.ProviderID, k.AccountID))
+		}
+		want := ids(kept)
+		slices.Sort(want)
+		if rows, err := b.List(t.Context(), "", 100); err != nil || !slices.Equal(ids(rows), want) {
+			t.Errorf("%s: List = %q, %v; want %q", what, ids(rows), err, want)
+		}
+	}
+
+	n, err := b.DeleteUser(t.Context(), "user-1")
+	if err != nil || n != len(victims) {
+		t.Fatalf("DeleteUser(user-1) = %d, %v; want %d, nil", n, err, len(victims))
+	}
+	if rows, err := b.FindForUser(t.Context(), "user-1"); err != nil || len(rows) != 0 {
+		t.Errorf("FindForUser after DeleteUser: %q, %v; want none", ids(rows), err)
+	}
+	for _, v := range victims {
+		if _, err := b.FindByProvider(t.Context(), v.ProviderID, v.AccountID); !errors.Is(err, accountvault.ErrNotFound) {
+			t.Errorf("FindByProvider(%q, %q) after DeleteUser: got %v, want ErrNotFound", v.ProviderID, v.AccountID, err)
+		}
+	}
+	checkKept("after DeleteUser")
+
+	// Again, and for users without rows: none is not an error.
+	for _, u := range []string{"user-1", "nobody", "USER-2", "user-", "\xff", "user-2\x00"} {
+		if n, err := b.DeleteUser(t.Context(), u); err != nil || n != 0 {
+			t.Errorf("DeleteUser(%q) = %d, %v; want 0, nil", u, n, err)
+		}
+	}
+	// An empty user id is a usage error, and deletes nothing.
+	if n, err := b.DeleteUser(t.Context(), ""); !errors.Is(err, accountvault.ErrInvalidArgument) || n != 0 {
+		t.Errorf(`DeleteUser("") = %d, %v; want 0 and an error wrapping ErrInvalidArgument`, n, err)
+	}
+	checkKept("after DeleteUsers that match nothing")
+
+	// The deleted rows' ids and pairs are free again.
+	for _, v := range victims {
+		checkEqual(t, "re-insert of a deleted row", v, mustUpsert(t, b, v))
+	}
+	if n, err := b.DeleteUser(t.Context(), "user-1"); err != nil || n != len(victims) {
+		t.Errorf("second DeleteUser(user-1) = %d, %v; want %d, nil", n, err, len(victims))
+	}
+	checkKept("after the second DeleteUser")
+}
+
+// testNoAliasing checks that a backend keeps no reference to the token
+// slices it is handed, and hands out none to what it stores: a caller may
+// reuse or overwrite its buffers after any call.
+func testNoAliasing(t *testing.T, b accountvault.Backend) {
+	scribble := func(r accountvault.SealedRow) {
+		for _, s := range [][]byte{r.AccessToken, r.RefreshToken, r.IDToken} {
+			for i := range s {
+				s[i] = 'X'
+			}
+		}
+	}
+	deep := func(r accountvault.SealedRow) accountvault.SealedRow {
+		r.AccessToken, r.RefreshToken, r.IDToken = bytes.Clone(r.AccessToken), bytes.Clone(r.RefreshToken), bytes.Clone(r.IDToken)
+		return r
+	}
+	a := account("acc-1", "user-1", "google", "sub-1", "one")
+	want := deep(a)
+	got := mustUpsert(t, b, a)
+	scribble(a)
+	scribble(got)
+	checkEqual(t, "row after the caller overwrote the slices given to and returned by Upsert", want, mustFind(t, b, "google", "sub-1"))
+
+	scribble(mustFind(t, b, "google", "sub-1"))
+	rows, err := b.FindForUser(t.Context(), "user-1")
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("FindForUser: %d rows, %v", len(rows), err)
+	}
+	scribble(rows[0])
+	rows, err = b.List(t.Context(), "", 10)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("List: %d rows, %v", len(rows), err)
+	}
+	scribble(rows[0])
+	checkEqual(t, "row after the caller overwrote the slices read", want, mustFind(t, b, "google", "sub-1"))
+
+	old := mustFind(t, b, "google", "sub-1")
+	n := swapped(old, "two")
+	wantN := deep(n)
+	if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
+		t.Fatalf("CompareAndSwap: %v", err)
+	}
+	scribble(old)
+	scribble(n)
+	checkEqual(t, "row after the caller overwrote the slices given to CompareAndSwap", wantN, mustFind(t, b, "google", "sub-1"))
+}
+
 func testPassword(t *testing.T, b accountvault.Backend) {
 	hashes := []string{
 		"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
@@ -195,32 +320,46 @@ func testPassword(t *testing.T, b accountvault.Backend) {
 	}
 	for i, h := range hashes {
 		a := account(fmt.Sprint("cred-", i), fmt.Sprint("user-", i), accountvault.ProviderCredential, fmt.Sprint("user-", i), "p")
-		a.AccessToken, a.RefreshToken, a.IDToken = "", "", ""
+		a.AccessToken, a.RefreshToken, a.IDToken = nil, nil, nil
 		a.AccessTokenExpiresAt, a.RefreshTokenExpiresAt = nil, nil
 		a.Scope = ""
-		a.Password = accountvault.Secret(h)
+		a.Password = secret(h)
 		checkEqual(t, fmt.Sprint("Upsert result, hash ", i), a, mustUpsert(t, b, a))
 		checkEqual(t, fmt.Sprint("FindByProvider result, hash ", i), a, mustFind(t, b, accountvault.ProviderCredential, a.AccountID))
 	}
 	// Changing, then clearing, the password.
 	a := mustFind(t, b, accountvault.ProviderCredential, "user-0")
-	a.Password = accountvault.Secret(hashes[1])
+	a.Password = secret(hashes[1])
 	checkEqual(t, "password changed", a, mustUpsert(t, b, a))
-	a.Password = ""
+	a.Password = accountvault.Secret{}
 	checkEqual(t, "password cleared", a, mustUpsert(t, b, a))
 	checkEqual(t, "password cleared, found", a, mustFind(t, b, accountvault.ProviderCredential, "user-0"))
 }
 
 func testEmptyValues(t *testing.T, b accountvault.Backend) {
-	a := accountvault.Account{ID: "acc-1", UserID: "user-1", ProviderID: "google", AccountID: "sub-1", CreatedAt: base, UpdatedAt: base}
-	checkEqual(t, "Upsert result, only ids", a, mustUpsert(t, b, a))
-	checkEqual(t, "FindByProvider result, only ids", a, mustFind(t, b, "google", "sub-1"))
-	// Set everything, then clear it again by upsert.
+	a := accountvault.SealedRow{ID: "acc-1", UserID: "user-1", ProviderID: "google", AccountID: "sub-1", CreatedAt: base, UpdatedAt: base}
+	got := mustUpsert(t, b, a)
+	checkEqual(t, "Upsert result, only ids", a, got)
+	checkNilTokens(t, "Upsert result, only ids", got)
+	got = mustFind(t, b, "google", "sub-1")
+	checkEqual(t, "FindByProvider result, only ids", a, got)
+	checkNilTokens(t, "FindByProvider result, only ids", got)
+	// Set everything, then clear it again by upsert, with empty rather
+	// than nil tokens: they too are stored as NULL.
 	full := account("acc-1", "user-1", "google", "sub-1", "x")
-	full.Password = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+	full.Password = secret("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
 	checkEqual(t, "everything set", full, mustUpsert(t, b, full))
-	checkEqual(t, "everything cleared", a, mustUpsert(t, b, a))
-	checkEqual(t, "everything cleared, found", a, mustFind(t, b, "google", "sub-1"))
+	cleared := a
+	cleared.AccessToken, cleared.RefreshToken, cleared.IDToken = []byte{}, []byte{}, []byte{}
+	checkEqual(t, "everything cleared", a, mustUpsert(t, b, cleared))
+	got = mustFind(t, b, "google", "sub-1")
+	checkEqual(t, "everything cleared, found", a, got)
+	checkNilTokens(t, "everything cleared, found", got)
+	rows, err := b.FindForUser(t.Context(), "user-1")
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("FindForUser: %d rows, %v", len(rows), err)
+	}
+	checkNilTokens(t, "everything cleared, FindForUser", rows[0])
 }
 
 func testExpiries(t *testing.T, b accountvault.Backend) {
@@ -272,7 +411,7 @@ func testBinaryTokens(t *testing.T, b accountvault.Backend) {
 	}
 	for i, c := range cases {
 		a := account(fmt.Sprint("acc-", i), "user-1", "google", fmt.Sprint("sub-", i), "b")
-		a.AccessToken, a.RefreshToken, a.IDToken = accountvault.Secret(c.access), accountvault.Secret(c.refresh), accountvault.Secret(c.idTok)
+		a.AccessToken, a.RefreshToken, a.IDToken = []byte(c.access), []byte(c.refresh), []byte(c.idTok)
 		checkEqual(t, c.name+": Upsert result", a, mustUpsert(t, b, a))
 		checkEqual(t, c.name+": FindByProvider result", a, mustFind(t, b, "google", a.AccountID))
 		got, err := b.FindForUser(t.Context(), "user-1")
@@ -285,16 +424,16 @@ func testBinaryTokens(t *testing.T, b accountvault.Backend) {
 
 func testMaxSizes(t *testing.T, b accountvault.Backend) {
 	id := func(c byte) string { return strings.Repeat(string(c), accountvault.MaxIDSize) }
-	a := accountvault.Account{
+	a := accountvault.SealedRow{
 		ID:           id('i'),
 		UserID:       id('u'),
 		ProviderID:   id('p'),
 		AccountID:    id('a'),
-		AccessToken:  accountvault.Secret(strings.Repeat("\x01", accountvault.MaxTokenSize)),
-		RefreshToken: accountvault.Secret(strings.Repeat("\x02", accountvault.MaxTokenSize)),
-		IDToken:      accountvault.Secret(strings.Repeat("\x03", accountvault.MaxTokenSize)),
+		AccessToken:  bytes.Repeat([]byte{1}, accountvault.MaxTokenSize),
+		RefreshToken: bytes.Repeat([]byte{2}, accountvault.MaxTokenSize),
+		IDToken:      bytes.Repeat([]byte{3}, accountvault.MaxTokenSize),
 		Scope:        strings.Repeat("s", accountvault.MaxScopeSize),
-		Password:     accountvault.Secret(strings.Repeat("$", accountvault.MaxPasswordSize)),
+		Password:     secret(strings.Repeat("$", accountvault.MaxPasswordSize)),
 		CreatedAt:    base,
 		UpdatedAt:    base,
 	}

@@ -14,12 +14,18 @@
 //		})
 //	}
 //
-// The suite checks the documented semantics of every method: the upsert
-// key and what it keeps, NULL and byte-exact round trips of the columns,
-// id (byte) order and paging, compare-and-swap, concurrent writers,
-// cancellation, and that every invalid Account is refused with
-// [accountvault.ErrInvalidAccount] with nothing written. Failure messages
-// name fields and lengths, never token or password values.
+// The suite checks the documented semantics of every method on
+// [accountvault.SealedRow]s: the upsert key and what it keeps, NULL and
+// byte-exact round trips of the columns (an empty token reads back as
+// nil), id (byte) order and paging, compare-and-swap (the tokens,
+// password, expiries and scope written together or not at all),
+// DeleteUser (every row of the user and only those, counted), concurrent
+// writers, cancellation, that a backend keeps no reference to the token
+// slices it is given or returns, that every invalid row is refused with
+// [accountvault.ErrInvalidAccount] with nothing written, and that a bad
+// List limit or cursor and an empty DeleteUser id are refused with
+// [accountvault.ErrInvalidArgument]. Failure messages name fields and
+// lengths, never token or password values.
 //
 // A backend that has a Count(ctx) (int64, error) method, as the command-line
 // tool expects of one, is checked for it too; for any other, that subtest

@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -46,9 +47,9 @@ func testListByteOrder(t *testing.T, b accountvault.Backend) {
 }
 
 // listAll pages through the whole table, checking each page's size.
-func listAll(t *testing.T, b accountvault.Backend, limit int) []accountvault.Account {
+func listAll(t *testing.T, b accountvault.Backend, limit int) []accountvault.SealedRow {
 	t.Helper()
-	var all []accountvault.Account
+	var all []accountvault.SealedRow
 	after := ""
 	for {
 		page, err := b.List(t.Context(), after, limit)
@@ -91,7 +92,7 @@ func testListPages(t *testing.T, b accountvault.Backend) {
 			if got[i].ID != want[i] {
 				t.Fatalf("List pages of %d: row %d has id %q, want %q", limit, i, got[i].ID, want[i])
 			}
-			if got[i].AccessToken.Reveal() != "access-"+want[i] || got[i].UserID != "user-"+want[i][len(want[i])-1:] {
+			if string(got[i].AccessToken) != "access-"+want[i] || got[i].UserID != "user-"+want[i][len(want[i])-1:] {
 				t.Fatalf("List pages of %d: row %d (%q) does not hold its own values", limit, i, got[i].ID)
 			}
 		}
@@ -119,9 +120,9 @@ func insertAll(t *testing.T, b accountvault.Backend, idList []string) {
 		wg.Go(func() {
 			for i := w; i < len(idList); i += workers {
 				id := idList[i]
-				a := accountvault.Account{
+				a := accountvault.SealedRow{
 					ID: id, UserID: "user-" + id[len(id)-1:], ProviderID: "p", AccountID: id,
-					AccessToken: accountvault.Secret("access-" + id), CreatedAt: base, UpdatedAt: base,
+					AccessToken: []byte("access-" + id), CreatedAt: base, UpdatedAt: base,
 				}
 				if _, err := b.Upsert(t.Context(), a); err != nil {
 					errs <- fmt.Errorf("Upsert(%q): %w", id, err)
@@ -140,13 +141,13 @@ func insertAll(t *testing.T, b accountvault.Backend, idList []string) {
 func testListUsage(t *testing.T, b accountvault.Backend) {
 	mustUpsert(t, b, account("acc-1", "user-1", "google", "sub-1", "one"))
 	for _, limit := range []int{0, -1, -1 << 31} {
-		if rows, err := b.List(t.Context(), "", limit); err == nil {
-			t.Errorf("List with limit %d: %d rows, nil error; want an error", limit, len(rows))
+		if rows, err := b.List(t.Context(), "", limit); !errors.Is(err, accountvault.ErrInvalidArgument) || rows != nil {
+			t.Errorf("List with limit %d: %d rows, %v; want no rows and an error wrapping ErrInvalidArgument", limit, len(rows), err)
 		}
 	}
-	for _, after := range []string{"\x00", "a\xff"} {
-		if rows, err := b.List(t.Context(), after, 10); err == nil {
-			t.Errorf("List after %q: %d rows, nil error; want an error", after, len(rows))
+	for _, after := range []string{"\x00", "a\xff", "acc-1\x00"} {
+		if rows, err := b.List(t.Context(), after, 10); !errors.Is(err, accountvault.ErrInvalidArgument) || rows != nil {
+			t.Errorf("List after %q: %d rows, %v; want no rows and an error wrapping ErrInvalidArgument", after, len(rows), err)
 		}
 	}
 	if rows, err := b.List(t.Context(), "", 1<<40); err != nil || len(rows) != 1 {

@@ -9,17 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/backends/internal/sqlrow"
 )
 
-// ErrIncompatibleTable is wrapped by the error Migrate returns for an
-// existing table it cannot adopt; the error is a *[TableError].
-var ErrIncompatibleTable = sqlrow.ErrIncompatibleTable
-
-// TableError reports why Migrate cannot adopt an existing table: the
-// table, the column at fault and the reason, with at most the id of one
-// offending row, never a stored value. Migrate changed nothing.
-type TableError = sqlrow.TableError
+// TableError is [accountvault.TableError]: why Migrate or Adopt cannot
+// use or adopt an existing table, with at most the id of one offending row,
+// never a stored value. A call that returns it changed nothing.
+type TableError = accountvault.TableError
 
 // colInfo is one column of an existing table, from pg_attribute.
 type colInfo struct {

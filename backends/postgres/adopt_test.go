@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -46,7 +48,7 @@ const legacyColumns = `id, account_id, provider_id, user_id, access_token, refre
 
 type legacyRow struct {
 	insert string // the VALUES tuple, in legacyColumns order
-	want   accountvault.Account
+	want   accountvault.SealedRow
 }
 
 func unix(s string) time.Time {
@@ -70,8 +72,8 @@ var legacyRows = []legacyRow{
 		`('a1', 'sub-1', 'google', 'u1', 'ya29.access-1', '1//refresh-1', 'eyJhbGciOi.id.sig',
 			'2024-05-06T07:08:09.999Z', '2024-11-02 00:00:00.5', 'openid email', NULL,
 			'2024-01-02T03:04:05.678Z', '2024-05-06T07:08:09Z')`,
-		accountvault.Account{ID: "a1", UserID: "u1", ProviderID: "google", AccountID: "sub-1",
-			AccessToken: "ya29.access-1", RefreshToken: "1//refresh-1", IDToken: "eyJhbGciOi.id.sig",
+		accountvault.SealedRow{ID: "a1", UserID: "u1", ProviderID: "google", AccountID: "sub-1",
+			AccessToken: []byte("ya29.access-1"), RefreshToken: []byte("1//refresh-1"), IDToken: []byte("eyJhbGciOi.id.sig"),
 			AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-11-02T00:00:00Z"),
 			Scope: "openid email", CreatedAt: unix("2024-01-02T03:04:05Z"), UpdatedAt: unix("2024-05-06T07:08:09Z")},
 	},
@@ -79,16 +81,16 @@ var legacyRows = []legacyRow{
 		`('a2', 'sub-2', 'github', 'u1', 'gho_tøkén-日本-🙂', NULL, '',
 			NULL, NULL, '', '',
 			'2023-12-31 23:59:59+00', '2024-01-01T01:30:00+02:00')`,
-		accountvault.Account{ID: "a2", UserID: "u1", ProviderID: "github", AccountID: "sub-2",
-			AccessToken: "gho_tøkén-日本-🙂", CreatedAt: unix("2023-12-31T23:59:59Z"), UpdatedAt: unix("2023-12-31T23:30:00Z")},
+		accountvault.SealedRow{ID: "a2", UserID: "u1", ProviderID: "github", AccountID: "sub-2",
+			AccessToken: []byte("gho_tøkén-日本-🙂"), CreatedAt: unix("2023-12-31T23:59:59Z"), UpdatedAt: unix("2023-12-31T23:30:00Z")},
 	},
 	{
 		`('a3', 'u2', 'credential', 'u2', '', '', NULL,
 			'1969-12-31T23:59:59.500Z', '1970-01-01 00:00:00', NULL, 'c2FsdA==:a2V5',
 			'2024-02-29T12:00:00Z', '1969-07-20T20:17:40.999Z')`,
-		accountvault.Account{ID: "a3", UserID: "u2", ProviderID: "credential", AccountID: "u2",
+		accountvault.SealedRow{ID: "a3", UserID: "u2", ProviderID: "credential", AccountID: "u2",
 			AccessTokenExpiresAt: unixp("1969-12-31T23:59:59Z"), RefreshTokenExpiresAt: unixp("1970-01-01T00:00:00Z"),
-			Password: "c2FsdA==:a2V5", CreatedAt: unix("2024-02-29T12:00:00Z"), UpdatedAt: unix("1969-07-20T20:17:40Z")},
+			Password: accountvault.NewSecret("c2FsdA==:a2V5"), CreatedAt: unix("2024-02-29T12:00:00Z"), UpdatedAt: unix("1969-07-20T20:17:40Z")},
 	},
 }
 
@@ -140,6 +142,31 @@ func snapshot(t *testing.T, pool *pgxpool.Pool, qualified string) string {
 	return s + "\n" + data
 }
 
+// accountvaultRows returns the rows that accountvault's own tables
+// (accountvault_schema, accountvault_meta, on the search path) hold for
+// table, or "" if there are none or the tables do not exist.
+func accountvaultRows(t *testing.T, pool *pgxpool.Pool, table string) string {
+	t.Helper()
+	var out []string
+	for _, vt := range []string{"accountvault_schema", "accountvault_meta"} {
+		var exists bool
+		if err := pool.QueryRow(t.Context(), `SELECT to_regclass($1) IS NOT NULL`, vt).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if !exists {
+			continue
+		}
+		var n int
+		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+vt+` WHERE table_name = $1`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%d in %s", n, vt))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 func columnTypes(t *testing.T, pool *pgxpool.Pool, table string) map[string]string {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), `SELECT column_name::text, data_type::text || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END
@@ -177,16 +204,21 @@ func checkRows(t *testing.T, b accountvault.Backend, rows []legacyRow) {
 
 // diffAccount names the fields in which got differs from want, giving
 // token and password lengths, not values.
-func diffAccount(want, got accountvault.Account) string {
+func diffAccount(want, got accountvault.SealedRow) string {
 	var d []string
 	str := func(name, w, g string) {
 		if w != g {
 			d = append(d, fmt.Sprintf("%s %q, want %q", name, g, w))
 		}
 	}
-	sec := func(name string, w, g accountvault.Secret) {
-		if w != g {
+	tok := func(name string, w, g []byte) {
+		if !bytes.Equal(w, g) {
 			d = append(d, fmt.Sprintf("%s of %d bytes, want %d bytes (values differ)", name, len(g), len(w)))
+		}
+	}
+	sec := func(name string, w, g accountvault.Secret) {
+		if !w.Equal(g) {
+			d = append(d, fmt.Sprintf("%s of %d bytes, want %d bytes (values differ)", name, g.Len(), w.Len()))
 		}
 	}
 	tm := func(name string, w, g *time.Time) {
@@ -200,9 +232,9 @@ func diffAccount(want, got accountvault.Account) string {
 	str("UserID", want.UserID, got.UserID)
 	str("ProviderID", want.ProviderID, got.ProviderID)
 	str("AccountID", want.AccountID, got.AccountID)
-	sec("AccessToken", want.AccessToken, got.AccessToken)
-	sec("RefreshToken", want.RefreshToken, got.RefreshToken)
-	sec("IDToken", want.IDToken, got.IDToken)
+	tok("AccessToken", want.AccessToken, got.AccessToken)
+	tok("RefreshToken", want.RefreshToken, got.RefreshToken)
+	tok("IDToken", want.IDToken, got.IDToken)
 	tm("AccessTokenExpiresAt", want.AccessTokenExpiresAt, got.AccessTokenExpiresAt)
 	tm("RefreshTokenExpiresAt", want.RefreshTokenExpiresAt, got.RefreshTokenExpiresAt)
 	str("Scope", want.Scope, got.Scope)
@@ -210,6 +242,57 @@ func diffAccount(want, got accountvault.Account) string {
 	tm("CreatedAt", &want.CreatedAt, &got.CreatedAt)
 	tm("UpdatedAt", &want.UpdatedAt, &got.UpdatedAt)
 	return strings.Join(d, "; ")
+}
+
+// TestMigrateRefusesForeignTable checks that Migrate, which applications
+// run at every start, never adopts: it refuses a better-auth table with a
+// *TableError naming Adopt and changes nothing. Adopt then adopts it, and
+// Migrate accepts the result.
+func TestMigrateRefusesForeignTable(t *testing.T) {
+	pool := pgtest.Pool(t)
+	table := legacyTable(t, pool, legacyRows)
+	b, err := postgres.New(pool, postgres.WithTable(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, pool, table)
+	for range 2 {
+		err := b.Migrate(t.Context())
+		var te *postgres.TableError
+		if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Table != table || te.Column != "" {
+			t.Fatalf("Migrate of a better-auth table: %v; want a *TableError on the whole table", err)
+		}
+		if !strings.Contains(err.Error(), "Adopt") {
+			t.Errorf("Migrate's refusal does not point to Adopt: %v", err)
+		}
+		if strings.Contains(err.Error(), "ya29") || strings.Contains(err.Error(), "refresh-1") {
+			t.Error("the error contains a token")
+		}
+		if snapshot(t, pool, table) != before {
+			t.Fatal("the refused Migrate changed the table")
+		}
+		if rows := accountvaultRows(t, pool, table); rows != "" {
+			t.Errorf("the refused Migrate recorded the table: %s", rows)
+		}
+	}
+	if ty := columnTypes(t, pool, table)["access_token"]; ty != "text" {
+		t.Errorf("access_token is %s after the refused Migrate", ty)
+	}
+	if n, err := b.Count(t.Context()); err != nil || n != int64(len(legacyRows)) {
+		t.Errorf("Count after the refused Migrate: %d, %v", n, err)
+	}
+
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatalf("Adopt after the refused Migrate: %v", err)
+	}
+	checkRows(t, b, legacyRows)
+	adopted := snapshot(t, pool, table)
+	if err := b.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate of the adopted table: %v", err)
+	}
+	if snapshot(t, pool, table) != adopted {
+		t.Error("Migrate of the adopted table changed it")
+	}
 }
 
 func TestAdoptBetterAuth(t *testing.T) {
@@ -220,8 +303,8 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := b.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatalf("Adopt: %v", err)
 	}
 	t.Logf("adopted %d rows in %v", len(legacyRows), time.Since(start).Round(time.Microsecond))
 	checkRows(t, b, legacyRows)
@@ -256,7 +339,13 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	if snapshot(t, pool, table) != before {
-		t.Error("a second Migrate changed the table")
+		t.Error("Migrate after Adopt changed the table")
+	}
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(t, pool, table) != before {
+		t.Error("a second Adopt changed the table")
 	}
 
 	old, err := b.FindByProvider(t.Context(), "github", "sub-2")
@@ -264,7 +353,7 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealed := old
-	sealed.AccessToken, sealed.IDToken = "\x00sealed-1", "\x00sealed-2"
+	sealed.AccessToken, sealed.IDToken = []byte("\x00sealed-1"), []byte("\x00sealed-2")
 	if err := b.CompareAndSwap(t.Context(), old, sealed); err != nil {
 		t.Fatalf("CompareAndSwap of an adopted row: %v", err)
 	}
@@ -272,9 +361,9 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Errorf("stale CompareAndSwap: %v", err)
 	}
 	relink := legacyRows[0].want
-	relink.ID, relink.AccessToken, relink.CreatedAt, relink.UpdatedAt = "other-id", "new-token", time.Time{}, time.Time{}
+	relink.ID, relink.AccessToken, relink.CreatedAt, relink.UpdatedAt = "other-id", []byte("new-token"), time.Time{}, time.Time{}
 	got, err := b.Upsert(t.Context(), relink)
-	if err != nil || got.ID != "a1" || !got.CreatedAt.Equal(legacyRows[0].want.CreatedAt) || got.AccessToken != "new-token" {
+	if err != nil || got.ID != "a1" || !got.CreatedAt.Equal(legacyRows[0].want.CreatedAt) || string(got.AccessToken) != "new-token" {
 		t.Errorf("Upsert over an adopted row: id %q, created %v, %v", got.ID, got.CreatedAt, err)
 	}
 	page, err := b.List(t.Context(), "a1", 5)
@@ -294,7 +383,7 @@ func TestAdoptBetterAuth(t *testing.T) {
 }
 
 // TestAdoptConformance runs the conformance suite over empty better-auth
-// tables that Migrate adopted, without their foreign key to a user table
+// tables that Adopt adopted, without their foreign key to a user table
 // (the suite's users do not exist).
 func TestAdoptConformance(t *testing.T) {
 	pool := pgtest.Pool(t)
@@ -307,67 +396,122 @@ func TestAdoptConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Migrate(t.Context()); err != nil {
+		if err := b.Adopt(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		return b
 	})
 }
 
-// TestAdoptStaleStatements converts a table that the Backend, and other
-// code on its pool of one connection, queried before: the statements pgx
-// prepared then no longer fit the table.
-func TestAdoptStaleStatements(t *testing.T) {
-	cfg, err := pgxpool.ParseConfig(pgtest.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
+// TestConvertResetsPool converts a table that the Backend, and other code
+// on its pool of one connection, queried before: the statements pgx
+// prepared then no longer fit the table, and Postgres would refuse each
+// once ("cached plan must not change result type"). Adopt of a foreign
+// table, and Migrate of a table an earlier release recorded at version 1,
+// reset the pool, so that every method of the Backend, and the other
+// code, work at once.
+func TestConvertResetsPool(t *testing.T) {
 	pgtest.Pool(t) // skip early if the server is unreachable
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	// An earlier release's table: bigint times, text tokens.
-	table := pgtest.Table(t)
-	if _, err := pool.Exec(t.Context(), `CREATE TABLE `+table+` (
+	const create = `CREATE TABLE %[1]s (
 		id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, provider_id TEXT NOT NULL, account_id TEXT NOT NULL,
 		access_token TEXT, refresh_token TEXT, id_token TEXT,
 		access_token_expires_at BIGINT, refresh_token_expires_at BIGINT,
 		scope TEXT, password TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
 		UNIQUE (provider_id, account_id));
-		INSERT INTO `+table+` VALUES ('a', 'u', 'p', 's', 'plain', NULL, NULL, NULL, NULL, NULL, NULL, 1, 2)`); err != nil {
-		t.Fatal(err)
+		CREATE INDEX ON %[1]s (user_id);
+		INSERT INTO %[1]s VALUES ('a', 'u', 'p', 's', 'plain', NULL, NULL, NULL, NULL, NULL, NULL, 1, 2)`
+	cases := []struct {
+		name    string
+		setup   string // %[1]s is the table
+		convert func(*postgres.Backend, context.Context) error
+	}{
+		// A foreign table with an earlier schema: bigint times, text tokens.
+		{"Adopt", create, (*postgres.Backend).Adopt},
+		// The same table, recorded at version 1 by an earlier release,
+		// which adopted tables without converting them.
+		{"Migrate from version 1", `CREATE TABLE IF NOT EXISTS accountvault_schema (table_name TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL);
+			INSERT INTO accountvault_schema VALUES ('%[1]s', 1); ` + create, (*postgres.Backend).Migrate},
 	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := pgxpool.ParseConfig(pgtest.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.MaxConns = 1
+			pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			table := pgtest.Table(t)
+			if _, err := pool.Exec(t.Context(), fmt.Sprintf(c.setup, table)); err != nil {
+				t.Fatal(err)
+			}
+			testStaleStatements(t, pool, table, c.convert)
+		})
+	}
+}
+
+// testStaleStatements runs, on pool, every statement of a Backend on table
+// whose result holds a column that convert converts, and a statement of
+// the application's own, then convert, then all of them again.
+func testStaleStatements(t *testing.T, pool *pgxpool.Pool, table string, convert func(*postgres.Backend, context.Context) error) {
 	b, err := postgres.New(pool, postgres.WithTable(table))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rows, err := b.List(t.Context(), "", 10); err != nil || len(rows) != 1 {
-		t.Fatalf("List before Migrate: %d rows, %v", len(rows), err)
+		t.Fatalf("List before the conversion: %d rows, %v", len(rows), err)
 	}
 	if rows, err := b.FindForUser(t.Context(), "u"); err != nil || len(rows) != 1 {
-		t.Fatalf("FindForUser before Migrate: %d rows, %v", len(rows), err)
+		t.Fatalf("FindForUser before the conversion: %d rows, %v", len(rows), err)
 	}
-	if err := b.Migrate(t.Context()); err != nil {
+	if _, err := b.FindByProvider(t.Context(), "p", "s"); err != nil {
+		t.Fatalf("FindByProvider before the conversion: %v", err)
+	}
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "b", UserID: "u", ProviderID: "p", AccountID: "t",
+		AccessToken: []byte("text"), CreatedAt: time.Unix(3, 0), UpdatedAt: time.Unix(4, 0)}); err != nil {
+		t.Fatalf("Upsert before the conversion: %v", err)
+	}
+	appQuery := func() ([]string, error) {
+		rows, err := pool.Query(t.Context(), `SELECT id, access_token FROM `+table+` WHERE user_id = $1 ORDER BY id`, "u")
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+			var id string
+			var tok any
+			err := r.Scan(&id, &tok)
+			return fmt.Sprintf("%s:%T", id, tok), err
+		})
+	}
+	if got, err := appQuery(); err != nil || strings.Join(got, ",") != "a:string,b:string" {
+		t.Fatalf("the application's query before the conversion: %q, %v", got, err)
+	}
+
+	if err := convert(b, t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The statement FindForUser prepared is stale, for code that does not
-	// retry…
-	rows, err := pool.Query(t.Context(), postgres.FindForUserQueryForTest(b), "u")
-	if err == nil {
-		rows.Close()
-		err = rows.Err()
-	}
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || !strings.Contains(pe.Message, "cached plan") {
-		t.Fatalf("a statement prepared before the conversion: %v; want Postgres's cached plan error (the test no longer shows the problem)", err)
-	}
-	// …and so is List's, which the Backend retries.
+
+	// Each at its first call after the conversion: without the reset,
+	// Postgres refuses the statement prepared before.
 	got, err := b.List(t.Context(), "", 10)
-	if err != nil || len(got) != 1 || got[0].AccessToken != "plain" {
-		t.Fatalf("List after Migrate: %d rows, %v", len(got), err)
+	if err != nil || len(got) != 2 || string(got[0].AccessToken) != "plain" || string(got[1].AccessToken) != "text" {
+		t.Errorf("List after the conversion: %d rows, %v", len(got), err)
+	}
+	if rows, err := b.FindForUser(t.Context(), "u"); err != nil || len(rows) != 2 || string(rows[0].AccessToken) != "plain" {
+		t.Errorf("FindForUser after the conversion: %d rows, %v", len(rows), err)
+	}
+	if r, err := b.FindByProvider(t.Context(), "p", "s"); err != nil || string(r.AccessToken) != "plain" {
+		t.Errorf("FindByProvider after the conversion: %v", err)
+	}
+	if r, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "b", UserID: "u", ProviderID: "p", AccountID: "t",
+		AccessToken: []byte("\x00sealed"), CreatedAt: time.Unix(3, 0), UpdatedAt: time.Unix(5, 0)}); err != nil || string(r.AccessToken) != "\x00sealed" {
+		t.Errorf("Upsert after the conversion: %v", err)
+	}
+	if got, err := appQuery(); err != nil || strings.Join(got, ",") != "a:[]uint8,b:[]uint8" {
+		t.Errorf("the application's query after the conversion: %q, %v", got, err)
 	}
 }
 
@@ -396,11 +540,14 @@ func TestAdoptPylon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Migrate(t.Context()); err != nil {
+	if err := b.Migrate(t.Context()); !errors.Is(err, accountvault.ErrIncompatibleTable) {
+		t.Fatalf("Migrate of pylon's table: %v, want ErrIncompatibleTable", err)
+	}
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkRows(t, b, []legacyRow{{want: accountvault.Account{ID: "p1", UserID: "u1", ProviderID: "github", AccountID: "42",
-		AccessToken: "gho_abc", AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-05-06T07:08:10Z"),
+	checkRows(t, b, []legacyRow{{want: accountvault.SealedRow{ID: "p1", UserID: "u1", ProviderID: "github", AccountID: "42",
+		AccessToken: []byte("gho_abc"), AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-05-06T07:08:10Z"),
 		Scope: "repo", CreatedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(1700000001, 0).UTC()}}})
 	var indexes string
 	if err := pool.QueryRow(t.Context(), `SELECT string_agg(indexname::text, ',' ORDER BY indexname) FROM pg_indexes
@@ -434,8 +581,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err := b.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkRows(t, b, []legacyRow{{want: accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
-		AccessToken: "plain", CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}}})
+	checkRows(t, b, []legacyRow{{want: accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
+		AccessToken: []byte("plain"), CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}}})
 	if ty := columnTypes(t, pool, table)["refresh_token"]; ty != "bytea" {
 		t.Errorf("refresh_token is %s", ty)
 	}
@@ -446,7 +593,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 // TestAdoptKeepsOurSchema adopts a table that already has the schema
-// Migrate creates: nothing changes.
+// Migrate creates, but that Migrate did not create: Migrate refuses it all
+// the same, and Adopt changes nothing.
 func TestAdoptKeepsOurSchema(t *testing.T) {
 	pool := pgtest.Pool(t)
 	table := pgtest.Table(t)
@@ -465,11 +613,20 @@ func TestAdoptKeepsOurSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Migrate(t.Context()); err != nil {
+	if err := b.Migrate(t.Context()); !errors.Is(err, accountvault.ErrIncompatibleTable) {
+		t.Fatalf("Migrate of a table it did not create: %v, want ErrIncompatibleTable", err)
+	}
+	if snapshot(t, pool, table) != before || accountvaultRows(t, pool, table) != "" {
+		t.Error("the refused Migrate changed the database")
+	}
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if snapshot(t, pool, table) != before {
-		t.Error("Migrate changed a table that already had its schema")
+		t.Error("Adopt changed a table that already had its schema")
+	}
+	if err := b.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate after Adopt: %v", err)
 	}
 }
 
@@ -522,21 +679,25 @@ func TestAdoptRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Migrate refuses every table it did not create, whole.
 			err = b.Migrate(t.Context())
 			var te *postgres.TableError
-			if !errors.Is(err, postgres.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != c.column || te.Table != table {
-				t.Fatalf("Migrate: %v; want a *TableError on column %q", err, c.column)
+			if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != "" || te.Table != table {
+				t.Fatalf("Migrate: %v; want a *TableError on the whole table", err)
+			}
+			err = b.Adopt(t.Context())
+			if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != c.column || te.Table != table {
+				t.Fatalf("Adopt: %v; want a *TableError on column %q", err, c.column)
 			}
 			if strings.Contains(err.Error(), "SECRET") {
 				t.Error("the error contains a token")
 			}
 			t.Logf("%v", err)
 			if snapshot(t, pool, table) != before {
-				t.Error("the refused Migrate changed the table")
+				t.Error("the refused Adopt changed the table")
 			}
-			var n int
-			if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM accountvault_schema WHERE table_name = $1`, table).Scan(&n); err != nil || n != 0 {
-				t.Errorf("the refused Migrate recorded a version: %d, %v", n, err)
+			if rows := accountvaultRows(t, pool, table); rows != "" {
+				t.Errorf("the refused Adopt recorded the table: %s", rows)
 			}
 		})
 	}
@@ -561,12 +722,15 @@ func TestAdoptRefusesDependentView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = b.Migrate(t.Context())
+	err = b.Adopt(t.Context())
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "converting the columns") {
-		t.Fatalf("Migrate: %v; want Postgres's error converting the columns", err)
+		t.Fatalf("Adopt: %v; want Postgres's error converting the columns", err)
 	}
 	if snapshot(t, pool, table) != before {
-		t.Error("the refused Migrate changed the table")
+		t.Error("the refused Adopt changed the table")
+	}
+	if rows := accountvaultRows(t, pool, table); rows != "" {
+		t.Errorf("the refused Adopt recorded the table: %s", rows)
 	}
 }

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,153 +12,92 @@ import (
 )
 
 // Upsert implements [accountvault.Backend].
-func (b *Backend) Upsert(ctx context.Context, a accountvault.Account) (accountvault.Account, error) {
-	if err := a.Validate(); err != nil {
-		return accountvault.Account{}, err
-	}
-	in := sqlrow.FromAccount(&a, time.Now())
-	var out sqlrow.Row
-	if err := b.retryStale(func() error {
-		return b.pool.QueryRow(ctx, b.q.upsert, in.Args()...).Scan(out.Dest()...)
-	}); err != nil {
-		return accountvault.Account{}, wrap(ctx, "Upsert", err)
-	}
-	return out.Account(), nil
+func (b *Backend) Upsert(ctx context.Context, r accountvault.SealedRow) (accountvault.SealedRow, error) {
+	return b.m.Upsert(ctx, r)
 }
 
 // FindByProvider implements [accountvault.Backend].
-func (b *Backend) FindByProvider(ctx context.Context, providerID, accountID string) (accountvault.Account, error) {
-	if !sqlrow.Storable(providerID) || !sqlrow.Storable(accountID) {
-		return accountvault.Account{}, fmt.Errorf("postgres: FindByProvider: %w", accountvault.ErrNotFound)
-	}
-	var r sqlrow.Row
-	err := b.retryStale(func() error {
-		return b.pool.QueryRow(ctx, b.q.findByProvider, providerID, accountID).Scan(r.Dest()...)
-	})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return accountvault.Account{}, fmt.Errorf("postgres: FindByProvider: %w", accountvault.ErrNotFound)
-	case err != nil:
-		return accountvault.Account{}, wrap(ctx, "FindByProvider", err)
-	}
-	return r.Account(), nil
+func (b *Backend) FindByProvider(ctx context.Context, providerID, accountID string) (accountvault.SealedRow, error) {
+	return b.m.FindByProvider(ctx, providerID, accountID)
 }
 
 // FindForUser implements [accountvault.Backend].
-func (b *Backend) FindForUser(ctx context.Context, userID string) ([]accountvault.Account, error) {
-	if !sqlrow.Storable(userID) {
-		return nil, nil
-	}
-	return b.query(ctx, "FindForUser", 0, b.q.findForUser, userID)
+func (b *Backend) FindForUser(ctx context.Context, userID string) ([]accountvault.SealedRow, error) {
+	return b.m.FindForUser(ctx, userID)
 }
 
 // Unlink implements [accountvault.Backend].
 func (b *Backend) Unlink(ctx context.Context, providerID, accountID string) error {
-	if !sqlrow.Storable(providerID) || !sqlrow.Storable(accountID) {
-		return fmt.Errorf("postgres: Unlink: %w", accountvault.ErrNotFound)
-	}
-	var tag pgconn.CommandTag
-	err := b.retryStale(func() (err error) {
-		tag, err = b.pool.Exec(ctx, b.q.unlink, providerID, accountID)
-		return err
-	})
-	if err != nil {
-		return wrap(ctx, "Unlink", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: Unlink: %w", accountvault.ErrNotFound)
-	}
-	return nil
+	return b.m.Unlink(ctx, providerID, accountID)
 }
 
-// List implements [accountvault.Backend]. IDs are compared in the "C"
-// collation, that is as bytes. A limit that is not positive, or an after
-// that is not valid UTF-8 without NUL bytes (no stored ID is), is a usage
-// error and queries nothing.
-func (b *Backend) List(ctx context.Context, after string, limit int) ([]accountvault.Account, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("postgres: List: %w", sqlrow.ErrBadLimit)
-	}
-	if !sqlrow.Storable(after) {
-		return nil, fmt.Errorf("postgres: List: %w", sqlrow.ErrBadCursor)
-	}
-	return b.query(ctx, "List", limit, b.q.list, after, limit)
+// DeleteUser implements [accountvault.Backend].
+func (b *Backend) DeleteUser(ctx context.Context, userID string) (int, error) {
+	return b.m.DeleteUser(ctx, userID)
 }
 
-// CompareAndSwap implements [accountvault.Backend]. A NULL token or
-// password equals an empty one.
-func (b *Backend) CompareAndSwap(ctx context.Context, old, new accountvault.Account) error {
-	if err := sqlrow.CheckSwap(&old, &new); err != nil {
-		return err
-	}
-	if !sqlrow.Storable(old.Password.Reveal()) {
-		// No stored password can equal it (and Postgres could not even
-		// receive it as TEXT).
-		return fmt.Errorf("postgres: CompareAndSwap: %w", accountvault.ErrConflict)
-	}
-	updatedAt := new.UpdatedAt.Unix()
-	if new.UpdatedAt.IsZero() {
-		updatedAt = time.Now().Unix()
-	}
-	args := []any{
-		sqlrow.Blob(new.AccessToken), sqlrow.Blob(new.RefreshToken), sqlrow.Blob(new.IDToken),
-		sqlrow.NullText(new.Password.Reveal()), updatedAt,
-		old.ID, old.UserID, old.ProviderID, old.AccountID,
-		sqlrow.Blob(old.AccessToken), sqlrow.Blob(old.RefreshToken), sqlrow.Blob(old.IDToken),
-		old.Password.Reveal(),
-	}
-	var tag pgconn.CommandTag
-	err := b.retryStale(func() (err error) {
-		tag, err = b.pool.Exec(ctx, b.q.cas, args...)
-		return err
-	})
-	if err != nil {
-		return wrap(ctx, "CompareAndSwap", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: CompareAndSwap: %w", accountvault.ErrConflict)
-	}
-	return nil
+// List implements [accountvault.Backend]. IDs are compared as bytes
+// (Postgres: in the "C" collation, whatever the column's).
+func (b *Backend) List(ctx context.Context, after string, limit int) ([]accountvault.SealedRow, error) {
+	return b.m.List(ctx, after, limit)
+}
+
+// CompareAndSwap implements [accountvault.Backend].
+func (b *Backend) CompareAndSwap(ctx context.Context, old, new accountvault.SealedRow) error {
+	return b.m.CompareAndSwap(ctx, old, new)
 }
 
 // Count returns the number of rows in the table. The command-line tool
 // uses it to estimate the remaining time of a walk over the table; it
 // scans the table (or an index of it), so it is not meant for a hot path.
 func (b *Backend) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := b.retryStale(func() error { return b.pool.QueryRow(ctx, b.q.count).Scan(&n) }); err != nil {
-		return 0, wrap(ctx, "Count", err)
-	}
-	return n, nil
+	return b.m.Count(ctx)
 }
 
-// query runs a SELECT of sqlrow.Columns and reads every row. sizeHint, if
-// positive, bounds the initial allocation.
-func (b *Backend) query(ctx context.Context, op string, sizeHint int, query string, args ...any) ([]accountvault.Account, error) {
-	var out []accountvault.Account
-	err := b.retryStale(func() error {
-		out = nil
-		if sizeHint > 0 {
-			out = make([]accountvault.Account, 0, min(sizeHint, 256))
-		}
-		rows, err := b.pool.Query(ctx, query, args...)
-		if err != nil {
+// Meta implements [accountvault.Metadata].
+func (b *Backend) Meta(ctx context.Context, name string) ([]byte, error) {
+	return b.m.Meta(ctx, name)
+}
+
+// SwapMeta implements [accountvault.Metadata].
+func (b *Backend) SwapMeta(ctx context.Context, name string, old, new []byte) error {
+	return b.m.SwapMeta(ctx, name, old, new)
+}
+
+// runner runs the backend's statements on its pool for sqlrow.Methods. pgx
+// prepares and caches each statement per connection.
+type runner struct{ b *Backend }
+
+func (d runner) QueryRow(ctx context.Context, s sqlrow.Stmt, args, dest []any) error {
+	return d.b.pool.QueryRow(ctx, d.b.sql[s], args...).Scan(dest...)
+}
+
+func (d runner) Query(ctx context.Context, s sqlrow.Stmt, args, dest []any, row func()) error {
+	rows, err := d.b.pool.Query(ctx, d.b.sql[s], args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		defer rows.Close()
-		var r sqlrow.Row
-		dest := r.Dest()
-		for rows.Next() {
-			r = sqlrow.Row{}
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			out = append(out, r.Account())
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, wrap(ctx, op, err)
+		row()
 	}
-	return out, nil
+	return rows.Err()
+}
+
+func (d runner) Exec(ctx context.Context, s sqlrow.Stmt, args []any) (int64, error) {
+	tag, err := d.b.pool.Exec(ctx, d.b.sql[s], args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (runner) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+func (runner) NoTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01" // undefined_table
 }

@@ -1,19 +1,23 @@
-// Package postgres stores accountvault Accounts in a Postgres table through
-// pgx (github.com/jackc/pgx/v5) and its pgxpool.
+// Package postgres stores accountvault's sealed rows
+// ([accountvault.SealedRow]) in a Postgres table through pgx
+// (github.com/jackc/pgx/v5) and its pgxpool.
 //
 // [Open] connects a pool of its own and [Backend.Close] closes it; [New]
 // uses the application's *pgxpool.Pool, which the Backend never closes and
 // never bypasses: it opens no connection of its own. Either way, call
-// [Backend.Migrate] once before use: it creates the table, its unique
-// (provider_id, account_id) key and its user_id index, and records the
-// schema version in the table accountvault_schema, under an advisory lock
-// so that replicas starting together do not race. A table of that name
-// that Migrate did not create, such as the account table of better-auth or
-// pylon, is adopted instead: its text tokens become bytea and its
-// timestamps bigint epoch seconds, in place and every value kept, or it is
-// refused with a [*TableError] that changes nothing ([Backend.Migrate]
-// says how). Migrate before serving: see there for the statements pgx
-// caches on pooled connections.
+// [Backend.Migrate] before use (applications call it at every start): it
+// creates the table, its unique (provider_id, account_id) key and its
+// user_id index, and records the schema version in the table
+// accountvault_schema, under an advisory lock so that replicas starting
+// together do not race. A table of that name that Migrate did not create,
+// such as the account table of better-auth or pylon, is refused with a
+// [*TableError] that changes nothing. Adopting such a table is the
+// operator's explicit step, [Backend.Adopt] (`accountvault migrate`): its
+// text tokens become bytea and its timestamps bigint epoch seconds, in
+// place and every value kept, or it is refused, again changing nothing
+// ([Backend.Adopt] says how). A conversion leaves the statements pgx
+// prepared on the table before it stale: Adopt resets the pool, and other
+// processes that queried the table must reconnect.
 //
 // # Storage
 //
@@ -31,10 +35,11 @@
 //
 // A Backend is safe for concurrent use; it holds a pooled connection only
 // for the duration of one call. pgx prepares and caches each statement per
-// connection; a call whose cached statement Postgres refuses because
-// Migrate changed the table's column types under it ("cached plan must
-// not change result type") is run again, as pgx has then forgotten the
-// statement. [Backend.Count] counts the rows, for progress estimates; it
+// connection; after a conversion of the table's column types (Adopt, or
+// Migrate of a table an earlier release recorded at version 1) the pool is
+// reset, so that no call meets a statement that Postgres would refuse
+// ("cached plan must not change result type"). [Backend.Count] counts the
+// rows, for progress estimates; it
 // scans the table. Errors wrap pgx's error and, once the context is done, the
 // context's error; pgx reports server errors without the bound values, so
 // no token or password hash reaches an error message.

@@ -1,7 +1,6 @@
 package postgres
 
-// ListQueryForTest returns the SQL text List runs.
-func ListQueryForTest(b *Backend) string { return b.q.list }
+import "github.com/accountvault/accountvault/backends/internal/sqlrow"
 
-// FindForUserQueryForTest returns the SQL text FindForUser runs.
-func FindForUserQueryForTest(b *Backend) string { return b.q.findForUser }
+// ListQueryForTest returns the SQL text List runs.
+func ListQueryForTest(b *Backend) string { return b.sql[sqlrow.StmtList] }

@@ -75,30 +75,49 @@ func createTable(ctx context.Context, tx pgx.Tx, m *migrator) error {
 	return nil
 }
 
-// Migrate creates the accounts table or brings it to [SchemaVersion], and
-// records the version in the table accountvault_schema (table_name,
-// version) of the same schema. It is idempotent and runs in one
-// transaction under a transaction-level advisory lock, so concurrent
-// calls, from this process or others, run one after the other and a failed
-// call changes nothing. ctx bounds the work, not the final COMMIT, which
-// is never abandoned midway.
+// Migrate creates the accounts table or brings a table it created to
+// [SchemaVersion], and records the version in the table
+// accountvault_schema (table_name, version) of the same schema. It is
+// idempotent and runs in one transaction under a transaction-level
+// advisory lock, so concurrent calls, from this process or others, run one
+// after the other and a failed call changes nothing. ctx bounds the work,
+// not the final COMMIT, which is never abandoned midway. Applications call
+// it at every start.
 //
-// Call Migrate before serving. Converting an adopted table (below) locks
-// it, reads and writes included, until Migrate commits. And a connection
-// of the pool that ran a query on the table before the conversion holds a
-// prepared statement whose result types are now wrong: Postgres refuses
-// its next execution with "cached plan must not change result type". The
-// Backend's own methods retry once per connection when that happens, as
-// pgx then forgets the statement; other code sharing the pool sees the
-// error once per statement and connection, unless the pool is reset
-// (pgxpool.Pool.Reset) after Migrate.
+// Migrate never adopts a table it did not create: a table of that name
+// with no row in accountvault_schema (better-auth's or pylon's, say) is
+// refused with a *[accountvault.TableError] that names [Backend.Adopt],
+// the operator's explicit step, and nothing is changed. It also refuses a
+// table whose recorded version is newer than this package knows. A table
+// dropped by hand must also lose its row in accountvault_schema, or
+// Migrate will not create it again.
 //
-// # Adopting an existing table
+// A table that an earlier release recorded at version 1 (adopted without
+// converting its columns) is converted as Adopt converts, and the pool is
+// then reset as Adopt resets it.
+func (b *Backend) Migrate(ctx context.Context) error {
+	converted, err := b.run(ctx, "Migrate", false)
+	if converted {
+		b.pool.Reset()
+	}
+	return err
+}
+
+// Adopt brings an existing table that accountvault did not create (one
+// made by better-auth or pylon, for example) to the schema Migrate
+// creates, in place (ALTER TABLE), without losing or altering a stored
+// value, and records it in accountvault_schema; on a table that is
+// already accountvault's it does what Migrate does. It is the operator's
+// step (`accountvault migrate`), run once, never at application start. It
+// runs in one transaction under Migrate's advisory lock, and the
+// conversion locks the table, reads and writes included, until it commits.
 //
-// A table that exists but has no row in accountvault_schema (one created
-// by better-auth or pylon, for example) is adopted: brought to the schema
-// Migrate creates, in place (ALTER TABLE), without losing or altering a
-// stored value. It must have every column of that schema under its
+// After a conversion Adopt resets the pool (pgxpool.Pool.Reset): a
+// connection that ran a query on the table before holds a prepared
+// statement whose result types are now wrong, which Postgres would refuse
+// ("cached plan must not change result type"). Other processes that
+// queried the table before must reconnect.
+// It must have every column of that schema under its
 // snake_case name (id, user_id, provider_id, account_id, access_token,
 // refresh_token, id_token, access_token_expires_at,
 // refresh_token_expires_at, scope, password, created_at, updated_at); it
@@ -116,12 +135,12 @@ func createTable(ctx context.Context, tx pgx.Tx, m *migrator) error {
 // Each converted column loses its DEFAULT (a timestamp default such as
 // now() has no bigint meaning; the Backend always writes every column).
 // id, user_id, provider_id, account_id, created_at and updated_at become
-// NOT NULL. Migrate adds a primary key (or, if the table has another, a
+// NOT NULL. Adopt adds a primary key (or, if the table has another, a
 // unique constraint) on id, a unique constraint on (provider_id,
 // account_id) and an index on user_id, unless the table has equivalent
 // ones.
 //
-// Migrate refuses, with an error wrapping [ErrIncompatibleTable] and
+// Adopt refuses, with an error wrapping [accountvault.ErrIncompatibleTable] and
 // changing nothing, a table that lacks a column, has a column of another
 // type (a uuid id, say), holds a NULL in one of the NOT NULL columns
 // above, an infinite timestamp, an integer time above 1e11 in absolute
@@ -130,32 +149,43 @@ func createTable(ctx context.Context, tx pgx.Tx, m *migrator) error {
 // naming the column and at most one offending row id. A view, rule or
 // publication that depends on a converted column makes the conversion
 // fail with Postgres's error, again changing nothing.
-//
-// Migrate refuses a table whose recorded version is newer than this
-// package knows. A table dropped by hand must also lose its row in
-// accountvault_schema, or Migrate will not create it again.
-func (b *Backend) Migrate(ctx context.Context) (err error) {
+func (b *Backend) Adopt(ctx context.Context) error {
+	converted, err := b.run(ctx, "Adopt", true)
+	if converted {
+		b.pool.Reset()
+	}
+	return err
+}
+
+// run is Migrate (adopt false) and Adopt (adopt true). converted reports
+// a committed conversion of a table that existed before: of a foreign
+// table, or of one recorded at an older version.
+func (b *Backend) run(ctx context.Context, op string, adopt bool) (converted bool, err error) {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
-		return wrap(ctx, "Migrate", err)
+		return false, wrap(ctx, op, err)
 	}
 	defer func() {
 		if err == nil {
 			return
 		}
-		err = wrap(ctx, "Migrate", err)
+		converted = false
+		err = wrap(ctx, op, err)
 		if rerr := tx.Rollback(context.Background()); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) {
-			err = errors.Join(err, fmt.Errorf("postgres: Migrate: rollback: %w", rerr))
+			err = errors.Join(err, fmt.Errorf("postgres: %s: rollback: %w", op, rerr))
 		}
 	}()
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+b.schemaTable+` (
 		table_name TEXT NOT NULL PRIMARY KEY,
 		version INTEGER NOT NULL
 	)`); err != nil {
-		return err
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, sqlrow.CreateMetaTable(b.metaTable, "BYTEA")); err != nil {
+		return false, err
 	}
 	var version int
 	err = tx.QueryRow(ctx, `SELECT version FROM `+b.schemaTable+` WHERE table_name = $1`, b.table).Scan(&version)
@@ -163,42 +193,57 @@ func (b *Backend) Migrate(ctx context.Context) (err error) {
 	case errors.Is(err, pgx.ErrNoRows):
 		version = 0
 	case err != nil:
-		return err
+		return false, err
 	}
 	if version > SchemaVersion {
-		return fmt.Errorf("table %q is at schema version %d, newer than this package's %d", b.table, version, SchemaVersion)
+		return false, fmt.Errorf("table %q is at schema version %d, newer than this package's %d", b.table, version, SchemaVersion)
 	}
 	if version == SchemaVersion {
-		return tx.Commit(context.WithoutCancel(ctx))
+		return false, tx.Commit(context.WithoutCancel(ctx))
 	}
 	m := &migrator{b: b}
+	// The steps after version 0 work on an existing table.
+	existed := version > 0
 	if version == 0 {
 		var kind *string
 		if err := tx.QueryRow(ctx, `SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)`, b.qualified).Scan(&kind); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+			return false, err
 		}
 		switch {
 		case kind == nil:
+		case (*kind == "r" || *kind == "p") && !adopt:
+			return false, &TableError{Table: b.table, Reason: "exists but was not created by accountvault: " +
+				"adopting it is an operator's step (Backend.Adopt, `accountvault migrate`), never Migrate's"}
 		case *kind == "r" || *kind == "p":
 			m.adopting = true
 			if err := conform(ctx, tx, m); err != nil {
-				return err
+				return false, err
+			}
+			// Until the store declares legacy sealing finished, the
+			// adopted table may hold legacy plaintext tokens.
+			if _, err := tx.Exec(ctx, `INSERT INTO `+b.metaTable+` (table_name, name, value)
+				VALUES ($1, $2, $3) ON CONFLICT (table_name, name) DO UPDATE SET value = EXCLUDED.value`,
+				b.table, sqlrow.MetaLegacy, []byte(sqlrow.LegacyOpen)); err != nil {
+				return false, err
 			}
 			version = adoptedVersion
 		default:
-			return &TableError{Table: b.table, Reason: "is not a table (pg_class.relkind " + *kind + ")"}
+			return false, &TableError{Table: b.table, Reason: "is not a table (pg_class.relkind " + *kind + ")"}
 		}
 	}
 	for _, s := range migrations[version:] {
 		if err := s.up(ctx, tx, m); err != nil {
-			return fmt.Errorf("step %d (%s): %w", s.version, s.name, err)
+			return false, fmt.Errorf("step %d (%s): %w", s.version, s.name, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+b.schemaTable+` (table_name, version) VALUES ($1, $2)
 		ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version`, b.table, SchemaVersion); err != nil {
-		return err
+		return false, err
 	}
 	// The work is done: the commit is not abandoned midway, which would
 	// leave its outcome unknown.
-	return tx.Commit(context.WithoutCancel(ctx))
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return false, err
+	}
+	return existed || m.adopting, nil
 }

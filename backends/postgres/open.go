@@ -19,12 +19,15 @@ type Backend struct {
 	schema      string
 	qualified   string // the table, quoted, with its schema if any
 	schemaTable string // accountvault_schema, quoted, with the schema if any
-	q           queries
+	metaTable   string // accountvault_meta, likewise
+	sql         [sqlrow.NumStmts]string
+	m           sqlrow.Methods
 }
 
 var (
 	_ accountvault.Backend    = (*Backend)(nil)
 	_ accountvault.TableNamer = (*Backend)(nil)
+	_ accountvault.Metadata   = (*Backend)(nil)
 )
 
 // Open connects a new pgxpool to the database at url (a postgres:// URL
@@ -73,12 +76,15 @@ func newBackend(pool *pgxpool.Pool, cfg config) *Backend {
 		schema:      cfg.schema,
 		qualified:   sqlrow.Quote(cfg.table),
 		schemaTable: sqlrow.Quote(sqlrow.SchemaTable),
+		metaTable:   sqlrow.Quote(sqlrow.MetaTable),
 	}
 	if cfg.schema != "" {
 		b.qualified = sqlrow.Quote(cfg.schema) + "." + b.qualified
 		b.schemaTable = sqlrow.Quote(cfg.schema) + "." + b.schemaTable
+		b.metaTable = sqlrow.Quote(cfg.schema) + "." + b.metaTable
 	}
-	b.q = buildQueries(b.qualified)
+	b.sql = buildQueries(b.qualified, b.metaTable)
+	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Name: "postgres", Table: cfg.table}
 	return b
 }
 
@@ -93,10 +99,4 @@ func (b *Backend) Close() error {
 		b.pool.Close()
 	}
 	return nil
-}
-
-// wrap adds the operation to a driver error, and the context's error if
-// the context is done.
-func wrap(ctx context.Context, op string, err error) error {
-	return sqlrow.Wrap(ctx, "postgres", op, err)
 }

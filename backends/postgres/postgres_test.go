@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -61,7 +62,7 @@ func TestConformanceOpen(t *testing.T) {
 func TestNewLeavesPoolOpen(t *testing.T) {
 	pool := pgtest.Pool(t)
 	b := newBackend(t, pool)
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {
@@ -156,7 +157,7 @@ func TestWithTable(t *testing.T) {
 	for _, suffix := range []string{"abc", "xyz"} {
 		name := long + suffix
 		tb := newBackendNamed(t, pool, "", name)
-		if _, err := tb.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+		if _, err := tb.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 			t.Fatalf("table %s: %v", name, err)
 		}
 		var n int
@@ -205,7 +206,7 @@ func TestWithSchema(t *testing.T) {
 	if b.Table() != table {
 		t.Errorf("Table() = %q, want %q", b.Table(), table)
 	}
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	var n, version int
@@ -228,17 +229,26 @@ func TestWithSchema(t *testing.T) {
 func TestMigrateIdempotent(t *testing.T) {
 	pool := pgtest.Pool(t)
 	b := newBackend(t, pool)
-	for range 3 {
-		if err := b.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-	}
-	a, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s", AccessToken: "tok"})
+	a, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s", AccessToken: []byte("tok")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Migrate verifies the table it created and changes nothing, and so
+	// does Adopt on it.
+	created := snapshot(t, pool, b.Table())
+	for range 2 {
+		if err := b.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate of its own table: %v", err)
+		}
+		if err := b.Adopt(t.Context()); err != nil {
+			t.Fatalf("Adopt of Migrate's table: %v", err)
+		}
+	}
+	if snapshot(t, pool, b.Table()) != created {
+		t.Error("Migrate or Adopt of Migrate's own table changed it")
+	}
 	got, err := b.FindByProvider(t.Context(), "p", "s")
-	if err != nil || got.ID != a.ID || got.AccessToken != a.AccessToken {
+	if err != nil || got.ID != a.ID || !bytes.Equal(got.AccessToken, a.AccessToken) {
 		t.Fatalf("row after repeated Migrate: id %q, %v", got.ID, err)
 	}
 	var version int
@@ -251,6 +261,41 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	if err := b.Migrate(t.Context()); err == nil || !strings.Contains(err.Error(), "99") {
 		t.Errorf("Migrate over version 99: %v, want an error naming the version", err)
+	}
+	if err := b.Adopt(t.Context()); err == nil || !strings.Contains(err.Error(), "99") {
+		t.Errorf("Adopt over version 99: %v, want an error naming the version", err)
+	}
+	if snapshot(t, pool, b.Table()) != created {
+		t.Error("the refused Migrate changed the table")
+	}
+}
+
+// TestAdoptCreates checks that Adopt of a table that does not exist
+// creates it as Migrate does, and records it as Migrate's.
+func TestAdoptCreates(t *testing.T) {
+	pool := pgtest.Pool(t)
+	var snaps []string
+	for _, adopt := range []bool{false, true} {
+		b, err := postgres.New(pool, postgres.WithTable(pgtest.Table(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if adopt {
+			err = b.Adopt(t.Context())
+		} else {
+			err = b.Migrate(t.Context())
+		}
+		if err != nil {
+			t.Fatalf("creating the table (adopt %v): %v", adopt, err)
+		}
+		if err := b.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate after creating the table (adopt %v): %v", adopt, err)
+		}
+		// The same definitions, but for the table's own name.
+		snaps = append(snaps, strings.ReplaceAll(snapshot(t, pool, b.Table()), b.Table(), "T"))
+	}
+	if snaps[0] != snaps[1] {
+		t.Errorf("Adopt created another table than Migrate:\n%s\n%s", snaps[0], snaps[1])
 	}
 }
 
@@ -282,7 +327,7 @@ func TestMigrateConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -328,10 +373,16 @@ func TestByteOrderAnyCollation(t *testing.T) {
 		UNIQUE (provider_id, account_id))`); err != nil {
 		t.Fatal(err)
 	}
-	b := newBackendNamed(t, pool, "", table) // Migrate adopts the existing table
+	b, err := postgres.New(pool, postgres.WithTable(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	ids := []string{"b", "B", "a", "A", "_", "é", "e", "f", "a b", "ab", "aB"}
 	for i, id := range ids {
-		if _, err := b.Upsert(t.Context(), accountvault.Account{ID: id, UserID: "u", ProviderID: "p", AccountID: id + string(rune('0'+i))}); err != nil {
+		if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: id, UserID: "u", ProviderID: "p", AccountID: id + string(rune('0'+i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -416,8 +467,8 @@ func TestListUsesPrimaryKey(t *testing.T) {
 func TestStorage(t *testing.T) {
 	pool := pgtest.Pool(t)
 	b := newBackend(t, pool)
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
-		RefreshToken: "r\x00", CreatedAt: time.Unix(1700000000, 999), UpdatedAt: time.Unix(1700000001, 0)}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
+		RefreshToken: []byte("r\x00"), CreatedAt: time.Unix(1700000000, 999), UpdatedAt: time.Unix(1700000001, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	var nulls int
@@ -452,12 +503,12 @@ func TestAdoptedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old.AccessToken != "tok" || old.RefreshToken != "" || old.IDToken != "" || old.Scope != "" || old.Password != "" {
-		t.Fatalf("adopted row read back wrong: token lengths %d %d %d, scope %q, password length %d",
-			len(old.AccessToken), len(old.RefreshToken), len(old.IDToken), old.Scope, len(old.Password))
+	if string(old.AccessToken) != "tok" || old.RefreshToken != nil || old.IDToken != nil || old.Scope != "" || !old.Password.IsZero() {
+		t.Fatalf("adopted row read back wrong: token lengths %d %d %d (empty must be nil), scope %q, password length %d",
+			len(old.AccessToken), len(old.RefreshToken), len(old.IDToken), old.Scope, old.Password.Len())
 	}
 	n := old
-	n.AccessToken, n.RefreshToken = "sealed-1", "sealed-2"
+	n.AccessToken, n.RefreshToken = []byte("sealed-1"), []byte("sealed-2")
 	if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
 		t.Fatalf("CompareAndSwap from an adopted row: %v", err)
 	}

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -46,7 +47,7 @@ const legacyColumns = `id, account_id, provider_id, user_id, access_token, refre
 // as once adopted.
 type legacyRow struct {
 	insert string // the VALUES tuple, in betterAuthTable's column order
-	want   accountvault.Account
+	want   accountvault.SealedRow
 }
 
 func unix(s string) time.Time {
@@ -71,8 +72,8 @@ var legacyRows = []legacyRow{
 		`('a1', 'sub-1', 'google', 'u1', 'ya29.access-1', '1//refresh-1', 'eyJhbGciOi.id.sig',
 			'2024-05-06T07:08:09.999Z', '2024-11-02T00:00:00.000Z', 'openid email', NULL,
 			'2024-01-02T03:04:05.678Z', '2024-05-06T07:08:09.000Z')`,
-		accountvault.Account{ID: "a1", UserID: "u1", ProviderID: "google", AccountID: "sub-1",
-			AccessToken: "ya29.access-1", RefreshToken: "1//refresh-1", IDToken: "eyJhbGciOi.id.sig",
+		accountvault.SealedRow{ID: "a1", UserID: "u1", ProviderID: "google", AccountID: "sub-1",
+			AccessToken: []byte("ya29.access-1"), RefreshToken: []byte("1//refresh-1"), IDToken: []byte("eyJhbGciOi.id.sig"),
 			AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-11-02T00:00:00Z"),
 			Scope: "openid email", CreatedAt: unix("2024-01-02T03:04:05Z"), UpdatedAt: unix("2024-05-06T07:08:09Z")},
 	},
@@ -80,23 +81,23 @@ var legacyRows = []legacyRow{
 		`('a2', 'sub-2', 'github', 'u1', 'gho_tøkén-日本-🙂', NULL, '',
 			NULL, NULL, '', '',
 			'2023-12-31 23:59:59', '2024-01-01T01:30:00+02:00')`,
-		accountvault.Account{ID: "a2", UserID: "u1", ProviderID: "github", AccountID: "sub-2",
-			AccessToken: "gho_tøkén-日本-🙂", CreatedAt: unix("2023-12-31T23:59:59Z"), UpdatedAt: unix("2023-12-31T23:30:00Z")},
+		accountvault.SealedRow{ID: "a2", UserID: "u1", ProviderID: "github", AccountID: "sub-2",
+			AccessToken: []byte("gho_tøkén-日本-🙂"), CreatedAt: unix("2023-12-31T23:59:59Z"), UpdatedAt: unix("2023-12-31T23:30:00Z")},
 	},
 	{
 		`('a3', 'u2', 'credential', 'u2', '', '', NULL,
 			1714979289, '1714979290', NULL, 'c2FsdA==:a2V5',
 			1700000000, '1969-12-31T23:59:59.500Z')`,
-		accountvault.Account{ID: "a3", UserID: "u2", ProviderID: "credential", AccountID: "u2",
+		accountvault.SealedRow{ID: "a3", UserID: "u2", ProviderID: "credential", AccountID: "u2",
 			AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-05-06T07:08:10Z"),
-			Password: "c2FsdA==:a2V5", CreatedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(-1, 0).UTC()},
+			Password: accountvault.NewSecret("c2FsdA==:a2V5"), CreatedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(-1, 0).UTC()},
 	},
 	{
 		`('a4', 'sub-4', 'google', 'u2', CAST(X'ff00fe41' AS TEXT), X'00', X'',
 			NULL, NULL, NULL, NULL,
 			'2024-02-29T12:00:00Z', '2024-02-29T12:00:00Z')`,
-		accountvault.Account{ID: "a4", UserID: "u2", ProviderID: "google", AccountID: "sub-4",
-			AccessToken: "\xff\x00\xfeA", RefreshToken: "\x00",
+		accountvault.SealedRow{ID: "a4", UserID: "u2", ProviderID: "google", AccountID: "sub-4",
+			AccessToken: []byte("\xff\x00\xfeA"), RefreshToken: []byte("\x00"),
 			CreatedAt: unix("2024-02-29T12:00:00Z"), UpdatedAt: unix("2024-02-29T12:00:00Z")},
 	},
 }
@@ -161,14 +162,15 @@ func columnTypes(t *testing.T, db *sql.DB, table string) map[string]string {
 	return types
 }
 
-// snapshot returns the whole schema of the database and every stored
-// value of table, with its storage class, in a form that is equal only
-// if nothing changed. It holds token values: compare it, never print it.
+// snapshot returns the whole schema of the database but accountvault's
+// own tables (accountvault_schema, accountvault_meta) and every stored
+// value of table, with its storage class, in a form that is equal only if
+// nothing changed. It holds token values: compare it, never print it.
 func snapshot(t *testing.T, db *sql.DB, table string) string {
 	t.Helper()
 	var schema, data sql.NullString
 	if err := db.QueryRowContext(t.Context(), `SELECT group_concat(type || ' ' || name || ' ' || rootpage || ' ' || coalesce(sql, ''), '; ')
-		FROM (SELECT * FROM sqlite_schema WHERE tbl_name <> 'accountvault_schema' ORDER BY type, name)`).Scan(&schema); err != nil {
+		FROM (SELECT * FROM sqlite_schema WHERE tbl_name NOT IN ('accountvault_schema', 'accountvault_meta') ORDER BY type, name)`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
 	var cols []string
@@ -200,16 +202,21 @@ func checkRows(t *testing.T, b accountvault.Backend, rows []legacyRow) {
 
 // diffAccount names the fields in which got differs from want, giving
 // token and password lengths, not values.
-func diffAccount(want, got accountvault.Account) string {
+func diffAccount(want, got accountvault.SealedRow) string {
 	var d []string
 	str := func(name, w, g string) {
 		if w != g {
 			d = append(d, fmt.Sprintf("%s %q, want %q", name, g, w))
 		}
 	}
-	sec := func(name string, w, g accountvault.Secret) {
-		if w != g {
+	tok := func(name string, w, g []byte) {
+		if !bytes.Equal(w, g) {
 			d = append(d, fmt.Sprintf("%s of %d bytes, want %d bytes (values differ)", name, len(g), len(w)))
+		}
+	}
+	sec := func(name string, w, g accountvault.Secret) {
+		if !w.Equal(g) {
+			d = append(d, fmt.Sprintf("%s of %d bytes, want %d bytes (values differ)", name, g.Len(), w.Len()))
 		}
 	}
 	tm := func(name string, w, g *time.Time) {
@@ -223,9 +230,9 @@ func diffAccount(want, got accountvault.Account) string {
 	str("UserID", want.UserID, got.UserID)
 	str("ProviderID", want.ProviderID, got.ProviderID)
 	str("AccountID", want.AccountID, got.AccountID)
-	sec("AccessToken", want.AccessToken, got.AccessToken)
-	sec("RefreshToken", want.RefreshToken, got.RefreshToken)
-	sec("IDToken", want.IDToken, got.IDToken)
+	tok("AccessToken", want.AccessToken, got.AccessToken)
+	tok("RefreshToken", want.RefreshToken, got.RefreshToken)
+	tok("IDToken", want.IDToken, got.IDToken)
 	tm("AccessTokenExpiresAt", want.AccessTokenExpiresAt, got.AccessTokenExpiresAt)
 	tm("RefreshTokenExpiresAt", want.RefreshTokenExpiresAt, got.RefreshTokenExpiresAt)
 	str("Scope", want.Scope, got.Scope)
@@ -235,17 +242,77 @@ func diffAccount(want, got accountvault.Account) string {
 	return strings.Join(d, "; ")
 }
 
+// accountvaultTables returns the names of accountvault's own tables that
+// the database holds.
+func accountvaultTables(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var names sql.NullString
+	if err := db.QueryRowContext(t.Context(), `SELECT group_concat(name, ',') FROM
+		(SELECT name FROM sqlite_schema WHERE name IN ('accountvault_schema', 'accountvault_meta') ORDER BY name)`).Scan(&names); err != nil {
+		t.Fatal(err)
+	}
+	return names.String
+}
+
+// TestMigrateRefusesForeignTable checks that Migrate, which applications
+// run at every start, never adopts: it refuses a better-auth table with a
+// *TableError naming Adopt and changes nothing, not even by creating its
+// own tables. Adopt then adopts it, and Migrate accepts the result.
+func TestMigrateRefusesForeignTable(t *testing.T) {
+	b, db := openRaw(t, betterAuthTable, sqlite.WithTable("account"))
+	insertLegacy(t, db, "account", legacyRows)
+	before := snapshot(t, db, "account")
+	for range 2 {
+		err := b.Migrate(t.Context())
+		var te *sqlite.TableError
+		if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Table != "account" || te.Column != "" {
+			t.Fatalf("Migrate of a better-auth table: %v; want a *TableError on the whole table", err)
+		}
+		if !strings.Contains(err.Error(), "Adopt") {
+			t.Errorf("Migrate's refusal does not point to Adopt: %v", err)
+		}
+		if strings.Contains(err.Error(), "ya29") || strings.Contains(err.Error(), "refresh-1") {
+			t.Error("the error contains a token")
+		}
+		if snapshot(t, db, "account") != before {
+			t.Fatal("the refused Migrate changed the table")
+		}
+		if names := accountvaultTables(t, db); names != "" {
+			t.Errorf("the refused Migrate left accountvault's tables %s", names)
+		}
+	}
+	if ty := columnTypes(t, db, "account")["access_token"]; !strings.EqualFold(ty, "text") {
+		t.Errorf("access_token is %s after the refused Migrate", ty)
+	}
+	// The backend's own methods still read the unconverted table.
+	if n, err := b.Count(t.Context()); err != nil || n != int64(len(legacyRows)) {
+		t.Errorf("Count after the refused Migrate: %d, %v", n, err)
+	}
+
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatalf("Adopt after the refused Migrate: %v", err)
+	}
+	checkRows(t, b, legacyRows)
+	adopted := snapshot(t, db, "account")
+	if err := b.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate of the adopted table: %v", err)
+	}
+	if snapshot(t, db, "account") != adopted {
+		t.Error("Migrate of the adopted table changed it")
+	}
+}
+
 func TestAdoptBetterAuth(t *testing.T) {
 	b, db := openRaw(t, betterAuthTable, sqlite.WithTable("account"))
 	insertLegacy(t, db, "account", legacyRows)
-	// A statement prepared before Migrate rebuilds the table.
+	// A statement prepared before Adopt rebuilds the table.
 	if n, err := b.Count(t.Context()); err != nil || n != int64(len(legacyRows)) {
-		t.Fatalf("Count before Migrate: %d, %v", n, err)
+		t.Fatalf("Count before Adopt: %d, %v", n, err)
 	}
 
 	start := time.Now()
-	if err := b.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatalf("Adopt: %v", err)
 	}
 	t.Logf("adopted %d rows in %v", len(legacyRows), time.Since(start).Round(time.Microsecond))
 	checkRows(t, b, legacyRows)
@@ -293,16 +360,22 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Errorf("indexes after adoption: %s", indexes)
 	}
 	if n, err := b.Count(t.Context()); err != nil || n != int64(len(legacyRows)) {
-		t.Errorf("Count after Migrate: %d, %v", n, err)
+		t.Errorf("Count after Adopt: %d, %v", n, err)
 	}
 
-	// Migrate again changes nothing.
+	// Migrate, and Adopt again, change nothing.
 	before := snapshot(t, db, "account")
 	if err := b.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if snapshot(t, db, "account") != before {
-		t.Error("a second Migrate changed the table")
+		t.Error("Migrate after Adopt changed the table")
+	}
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(t, db, "account") != before {
+		t.Error("a second Adopt changed the table")
 	}
 	var version int
 	if err := db.QueryRowContext(t.Context(), `SELECT version FROM accountvault_schema WHERE table_name = 'account'`).Scan(&version); err != nil || version != sqlite.SchemaVersion {
@@ -317,7 +390,7 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealed := old
-	sealed.AccessToken, sealed.IDToken = "\x00sealed-1", "\x00sealed-2"
+	sealed.AccessToken, sealed.IDToken = []byte("\x00sealed-1"), []byte("\x00sealed-2")
 	if err := b.CompareAndSwap(t.Context(), old, sealed); err != nil {
 		t.Fatalf("CompareAndSwap of an adopted row: %v", err)
 	}
@@ -325,9 +398,9 @@ func TestAdoptBetterAuth(t *testing.T) {
 		t.Errorf("stale CompareAndSwap: %v", err)
 	}
 	relink := legacyRows[0].want
-	relink.ID, relink.AccessToken, relink.CreatedAt, relink.UpdatedAt = "other-id", "new-token", time.Time{}, time.Time{}
+	relink.ID, relink.AccessToken, relink.CreatedAt, relink.UpdatedAt = "other-id", []byte("new-token"), time.Time{}, time.Time{}
 	got, err := b.Upsert(t.Context(), relink)
-	if err != nil || got.ID != "a1" || !got.CreatedAt.Equal(legacyRows[0].want.CreatedAt) || got.AccessToken != "new-token" {
+	if err != nil || got.ID != "a1" || !got.CreatedAt.Equal(legacyRows[0].want.CreatedAt) || string(got.AccessToken) != "new-token" {
 		t.Errorf("Upsert over an adopted row: id %q, created %v, %v", got.ID, got.CreatedAt, err)
 	}
 	page, err := b.List(t.Context(), "a1", 2)
@@ -344,12 +417,12 @@ func TestAdoptBetterAuth(t *testing.T) {
 }
 
 // TestAdoptConformance runs the conformance suite over empty better-auth
-// tables that Migrate adopted (in memory: the suite is the slowest test of
+// tables that Adopt adopted (in memory: the suite is the slowest test of
 // the package, and TestConformanceFile covers the file).
 func TestAdoptConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) accountvault.Backend {
 		b, _ := openRawAt(t, ":memory:", betterAuthTable, sqlite.WithTable("account"))
-		if err := b.Migrate(t.Context()); err != nil {
+		if err := b.Adopt(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		return b
@@ -370,11 +443,14 @@ func TestAdoptPylon(t *testing.T) {
 		('p1', 'u1', 'github', '42', 'gho_abc', NULL, NULL, 1714979289, '1714979290', 'repo', NULL, 1700000000, 1700000001)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Migrate(t.Context()); err != nil {
+	if err := b.Migrate(t.Context()); !errors.Is(err, accountvault.ErrIncompatibleTable) {
+		t.Fatalf("Migrate of pylon's table: %v, want ErrIncompatibleTable", err)
+	}
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkRows(t, b, []legacyRow{{want: accountvault.Account{ID: "p1", UserID: "u1", ProviderID: "github", AccountID: "42",
-		AccessToken: "gho_abc", AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-05-06T07:08:10Z"), Scope: "repo",
+	checkRows(t, b, []legacyRow{{want: accountvault.SealedRow{ID: "p1", UserID: "u1", ProviderID: "github", AccountID: "42",
+		AccessToken: []byte("gho_abc"), AccessTokenExpiresAt: unixp("2024-05-06T07:08:09Z"), RefreshTokenExpiresAt: unixp("2024-05-06T07:08:10Z"), Scope: "repo",
 		CreatedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(1700000001, 0).UTC()}}})
 	if ty := columnTypes(t, db, "_pylon_accounts")["access_token"]; ty != "BLOB" {
 		t.Errorf("access_token is %s", ty)
@@ -387,7 +463,8 @@ func TestAdoptPylon(t *testing.T) {
 }
 
 // TestAdoptKeepsOurSchema adopts a table that already has the schema
-// Migrate creates: it is kept as it is, not rebuilt.
+// Migrate creates, but that Migrate did not create: Migrate refuses it
+// all the same, and Adopt keeps it as it is, not rebuilt.
 func TestAdoptKeepsOurSchema(t *testing.T) {
 	b, db := openRaw(t, `CREATE TABLE accounts (
 		id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, provider_id TEXT NOT NULL, account_id TEXT NOT NULL,
@@ -398,11 +475,20 @@ func TestAdoptKeepsOurSchema(t *testing.T) {
 		CREATE INDEX accounts_by_user ON accounts (user_id, created_at);
 		INSERT INTO accounts VALUES ('a', 'u', 'p', 's', X'01', NULL, NULL, NULL, NULL, NULL, NULL, 1, 2)`)
 	before := snapshot(t, db, "accounts")
-	if err := b.Migrate(t.Context()); err != nil {
+	if err := b.Migrate(t.Context()); !errors.Is(err, accountvault.ErrIncompatibleTable) {
+		t.Fatalf("Migrate of a table it did not create: %v, want ErrIncompatibleTable", err)
+	}
+	if snapshot(t, db, "accounts") != before || accountvaultTables(t, db) != "" {
+		t.Error("the refused Migrate changed the database")
+	}
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if snapshot(t, db, "accounts") != before {
-		t.Error("Migrate changed a table that already had its schema")
+		t.Error("Adopt changed a table that already had its schema")
+	}
+	if err := b.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate after Adopt: %v", err)
 	}
 }
 
@@ -422,8 +508,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err := b.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	checkRows(t, b, []legacyRow{{want: accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
-		AccessToken: "plain", CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}}})
+	checkRows(t, b, []legacyRow{{want: accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
+		AccessToken: []byte("plain"), CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}}})
 	var typ string
 	if err := db.QueryRowContext(t.Context(), `SELECT typeof(access_token) || '/' || typeof(refresh_token) FROM accounts`).Scan(&typ); err != nil || typ != "blob/null" {
 		t.Errorf("stored tokens %s, %v; want blob/null", typ, err)
@@ -442,7 +528,7 @@ func TestAdoptKeepsTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetMaxOpenConns(1) // Migrate's connection is the one checked below
+	db.SetMaxOpenConns(1) // Adopt's connection is the one checked below
 	t.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			t.Error(err)
@@ -465,7 +551,7 @@ func TestAdoptKeepsTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Migrate(t.Context()); err != nil {
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	checkRows(t, b, legacyRows[:2])
@@ -495,19 +581,19 @@ func TestAdoptKeepsTheRest(t *testing.T) {
 	if audits != 1 || notes != 0 {
 		t.Errorf("after Unlink: trigger rows %d (want 1), referencing rows left %d (want 0: ON DELETE CASCADE)", audits, notes)
 	}
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "n", UserID: "u1", ProviderID: "p", AccountID: "s"}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "n", UserID: "u1", ProviderID: "p", AccountID: "s"}); err != nil {
 		t.Errorf("Upsert relying on the extra column's default: %v", err)
 	}
 	var note string
 	if err := db.QueryRowContext(t.Context(), `SELECT note FROM account WHERE id = 'n'`).Scan(&note); err != nil || note != "n" {
 		t.Errorf("default of the extra column: %q, %v", note, err)
 	}
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "m", UserID: "nobody", ProviderID: "p", AccountID: "t"}); err == nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "m", UserID: "nobody", ProviderID: "p", AccountID: "t"}); err == nil {
 		t.Error("Upsert of a row whose user does not exist: the foreign key is not enforced")
 	}
 }
 
-// refusal is an existing table Migrate must refuse, naming column.
+// refusal is an existing table Adopt must refuse, naming column.
 type refusal struct {
 	name, setup, column string
 }
@@ -548,28 +634,32 @@ func TestAdoptRefuses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b, db := openRaw(t, c.setup, sqlite.WithTable("account"))
 			before := snapshot(t, db, "account")
+			// Migrate refuses every table it did not create, whole.
 			err := b.Migrate(t.Context())
 			var te *sqlite.TableError
-			if !errors.Is(err, sqlite.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != c.column || te.Table != "account" {
-				t.Fatalf("Migrate: %v; want a *TableError on column %q", err, c.column)
+			if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != "" || te.Table != "account" {
+				t.Fatalf("Migrate: %v; want a *TableError on the whole table", err)
+			}
+			err = b.Adopt(t.Context())
+			if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != c.column || te.Table != "account" {
+				t.Fatalf("Adopt: %v; want a *TableError on column %q", err, c.column)
 			}
 			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "SECRET") {
 				t.Error("the error contains a token")
 			}
 			t.Logf("%v", err)
 			if snapshot(t, db, "account") != before {
-				t.Error("the refused Migrate changed the table")
+				t.Error("the refused Adopt changed the table")
 			}
-			var n int
-			if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM accountvault_schema`).Scan(&n); err == nil && n != 0 {
-				t.Errorf("the refused Migrate recorded a version")
+			if names := accountvaultTables(t, db); names != "" {
+				t.Errorf("the refused Adopt left accountvault's tables %s", names)
 			}
 		})
 	}
 }
 
-// TestAdoptCancelled cuts Migrate short at many points of a rebuild:
-// nothing changes, and a Migrate given the time completes.
+// TestAdoptCancelled cuts Adopt short at many points of a rebuild:
+// nothing changes, and an Adopt given the time completes.
 func TestAdoptCancelled(t *testing.T) {
 	rows := 2000
 	if raceEnabled {
@@ -598,12 +688,12 @@ func TestAdoptCancelled(t *testing.T) {
 	var (
 		b          *sqlite.Backend
 		db         *sql.DB
-		rebuilding int // Migrates cut short while rebuilding the table
+		rebuilding int // Adopts cut short while rebuilding the table
 	)
 	// Timing is noisy: a round that never cuts into the rebuild is run
 	// again, on a new table.
 	for round := 0; round < 3 && rebuilding == 0; round++ {
-		// How long a whole Migrate takes here and now, on a copy, both
+		// How long a whole Adopt takes here and now, on a copy, both
 		// connections warm.
 		var probe *sqlite.Backend
 		probe, _ = openRaw(t, setup, sqlite.WithTable("account"))
@@ -614,7 +704,7 @@ func TestAdoptCancelled(t *testing.T) {
 			}
 		}
 		start := time.Now()
-		if err := probe.Migrate(t.Context()); err != nil {
+		if err := probe.Adopt(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		full := time.Since(start)
@@ -624,28 +714,28 @@ func TestAdoptCancelled(t *testing.T) {
 		for i := 1; i < 20; i++ {
 			d := full * time.Duration(i) / 20
 			ctx, cancel := context.WithTimeout(t.Context(), d)
-			err := b.Migrate(ctx)
+			err := b.Adopt(ctx)
 			cancel()
 			if err == nil {
-				t.Logf("Migrate finished within %v of the %v a whole one took", d, full)
+				t.Logf("Adopt finished within %v of the %v a whole one took", d, full)
 				break
 			}
 			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Migrate cut short after %v: %v", d, err)
+				t.Fatalf("Adopt cut short after %v: %v", d, err)
 			}
 			if strings.Contains(err.Error(), "rebuilding the table") {
 				rebuilding++
 			}
 			if state(db) != before {
-				t.Fatalf("Migrate cut short after %v changed the table: %v", d, err)
+				t.Fatalf("Adopt cut short after %v changed the table: %v", d, err)
 			}
 		}
 	}
 	if rebuilding == 0 {
-		t.Error("no Migrate was cut short while it rebuilt the table: the test proves little")
+		t.Error("no Adopt was cut short while it rebuilt the table: the test proves little")
 	}
-	t.Logf("%d Migrates cut short while rebuilding the table", rebuilding)
-	if err := b.Migrate(t.Context()); err != nil {
+	t.Logf("%d Adopts cut short while rebuilding the table", rebuilding)
+	if err := b.Adopt(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var converted int

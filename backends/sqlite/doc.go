@@ -1,15 +1,18 @@
-// Package sqlite stores accountvault Accounts in a SQLite database through
+// Package sqlite stores accountvault's sealed rows
+// ([accountvault.SealedRow]) in a SQLite database through
 // modernc.org/sqlite (pure Go, no cgo).
 //
 // [Open] opens a database file, or ":memory:", and owns the resulting
 // *sql.DB; [New] uses the application's own *sql.DB, which it never
-// closes. Either way, call [Backend.Migrate] once before use: it creates
-// the table, its unique (provider_id, account_id) key and its user_id
-// index, and records the schema version in the table accountvault_schema.
-// A table of that name that Migrate did not create, such as the account
-// table of better-auth or pylon, is adopted instead: rebuilt with BLOB
-// tokens and INTEGER times, every value kept, or refused with a
-// [*TableError] that changes nothing ([Backend.Migrate] says how).
+// closes. Either way, call [Backend.Migrate] before use (applications call
+// it at every start): it creates the table, its unique (provider_id,
+// account_id) key and its user_id index, and records the schema version in
+// the table accountvault_schema. A table of that name that Migrate did not
+// create, such as the account table of better-auth or pylon, is refused
+// with a [*TableError] that changes nothing. Adopting such a table is the
+// operator's explicit step, [Backend.Adopt] (`accountvault migrate`): it
+// rebuilds the table with BLOB tokens and INTEGER times, every value kept,
+// or refuses it, again changing nothing ([Backend.Adopt] says how).
 //
 // # Connection settings
 //

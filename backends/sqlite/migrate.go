@@ -67,30 +67,41 @@ func createTable(ctx context.Context, m *migrator) error {
 	)
 }
 
-// Migrate creates the accounts table or brings it to [SchemaVersion], and
-// records the version in the table accountvault_schema (table_name,
-// version). It is idempotent, and runs in one IMMEDIATE transaction, so
-// concurrent calls, from this process or another, wait for each other and
-// a failed call changes nothing. ctx bounds the work, not the final
-// COMMIT, which is never abandoned midway. Call Migrate before serving:
-// the conversion of an adopted table below holds the database's write
-// lock throughout.
+// Migrate creates the accounts table or brings a table it created to
+// [SchemaVersion], and records the version in the table
+// accountvault_schema (table_name, version). It is idempotent, and runs in
+// one IMMEDIATE transaction, so concurrent calls, from this process or
+// another, wait for each other and a failed call changes nothing. ctx
+// bounds the work, not the final COMMIT, which is never abandoned midway.
+// Applications call it at every start.
 //
-// # Adopting an existing table
+// Migrate never adopts a table it did not create: a table of that name
+// with no row in accountvault_schema (better-auth's or pylon's, say) is
+// refused with a *[accountvault.TableError] that names [Backend.Adopt],
+// the operator's explicit step, and nothing is changed. It also refuses a
+// table whose recorded version is newer than this package knows. A table
+// dropped by hand must also lose its row in accountvault_schema, or
+// Migrate will not create it again.
+func (b *Backend) Migrate(ctx context.Context) error { return b.run(ctx, "Migrate", false) }
+
+// Adopt brings an existing table that accountvault did not create (one
+// made by better-auth or pylon, for example) to the schema Migrate
+// creates, without losing or altering a stored value, and records it in
+// accountvault_schema; on a table that is already accountvault's it does
+// what Migrate does. It is the operator's step (`accountvault migrate`),
+// run once, never at application start. It runs in one IMMEDIATE
+// transaction that holds the database's write lock throughout.
 //
-// A table that exists but has no row in accountvault_schema (one created
-// by better-auth or pylon, for example) is adopted: brought to the schema
-// Migrate creates, without losing or altering a stored value. It must
-// have every column of that schema under its snake_case name (id,
-// user_id, provider_id, account_id, access_token, refresh_token,
-// id_token, access_token_expires_at, refresh_token_expires_at, scope,
-// password, created_at, updated_at); it may have more. If its column
-// types, keys or stored values differ from the schema's, Migrate rebuilds
-// it (SQLite cannot change a column's type in place): it creates the
-// table anew, copies every row, drops the old table and renames the new
-// one, then recreates the old table's indexes, triggers, UNIQUE and
-// FOREIGN KEY constraints, and the keys below. Values are converted so:
-//
+// The table must have every column of the schema under its snake_case
+// name (id, user_id, provider_id, account_id, access_token,
+// refresh_token, id_token, access_token_expires_at,
+// refresh_token_expires_at, scope, password, created_at, updated_at); it
+// may have more. If its column types, keys or stored values differ from
+// the schema's, Adopt rebuilds it (SQLite cannot change a column's type in
+// place): it creates the table anew, copies every row, drops the old
+// table and renames the new one, then recreates the old table's indexes,
+// triggers, UNIQUE and FOREIGN KEY constraints, and the keys below. Values
+// are converted so:
 //   - tokens: TEXT is stored as a BLOB of the same bytes (the database
 //     must be UTF-8, as SQLite databases are unless created otherwise); an
 //     empty token, TEXT or BLOB, becomes NULL, which reads back as "" as
@@ -111,9 +122,9 @@ func createTable(ctx context.Context, m *migrator) error {
 // the connection enforced them, they are checked on the new table before
 // commit.
 //
-// Migrate then adds a unique index on (provider_id, account_id) and an
+// Adopt then adds a unique index on (provider_id, account_id) and an
 // index on user_id if the table has none. It refuses, with an error
-// wrapping [ErrIncompatibleTable] and changing nothing, a table that lacks
+// wrapping [accountvault.ErrIncompatibleTable] and changing nothing, a table that lacks
 // a column, has a generated column, holds a value it cannot convert
 // without guessing (a number in a token column, a REAL or unparsable
 // time, an integer time above 1e11 in absolute value, which looks like
@@ -121,11 +132,10 @@ func createTable(ctx context.Context, m *migrator) error {
 // created_at or updated_at, or two rows with the same id or the same
 // (provider_id, account_id). The error is a *[TableError] naming the
 // column and at most one offending row id.
-//
-// Migrate refuses a table whose recorded version is newer than this
-// package knows. A table dropped by hand must also lose its row in
-// accountvault_schema, or Migrate will not create it again.
-func (b *Backend) Migrate(ctx context.Context) (err error) {
+func (b *Backend) Adopt(ctx context.Context) error { return b.run(ctx, "Adopt", true) }
+
+// run is Migrate (adopt false) and Adopt (adopt true).
+func (b *Backend) run(ctx context.Context, op string, adopt bool) (err error) {
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
@@ -134,11 +144,11 @@ func (b *Backend) Migrate(ctx context.Context) (err error) {
 	}
 	c, err := b.db.Conn(ctx)
 	if err != nil {
-		return wrap(ctx, "Migrate", err)
+		return wrap(ctx, op, err)
 	}
 	defer func() {
 		if cerr := c.Close(); cerr != nil {
-			err = errors.Join(err, wrap(ctx, "Migrate", cerr))
+			err = errors.Join(err, wrap(ctx, op, cerr))
 		}
 	}()
 	m := &migrator{c: c, table: b.table}
@@ -147,16 +157,16 @@ func (b *Backend) Migrate(ctx context.Context) (err error) {
 	// and fire the ON DELETE actions of tables that reference this one.
 	var fk int
 	if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
-		return wrap(ctx, "Migrate", err)
+		return wrap(ctx, op, err)
 	}
 	if fk != 0 {
 		m.foreignKeys = true
 		if _, err := c.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
-			return wrap(ctx, "Migrate", err)
+			return wrap(ctx, op, err)
 		}
 		defer func() {
 			if _, ferr := c.ExecContext(context.Background(), "PRAGMA foreign_keys = ON"); ferr != nil {
-				err = errors.Join(err, fmt.Errorf("sqlite: Migrate: turning foreign keys back on: %w", ferr))
+				err = errors.Join(err, fmt.Errorf("sqlite: "+op+": turning foreign keys back on: %w", ferr))
 				// Never hand the pool a connection that no longer
 				// enforces them.
 				if rerr := c.Raw(func(any) error { return driver.ErrBadConn }); !errors.Is(rerr, driver.ErrBadConn) {
@@ -169,15 +179,15 @@ func (b *Backend) Migrate(ctx context.Context) (err error) {
 	// whatever _txlock the application's DSN sets; a DEFERRED transaction
 	// that reads first could fail with SQLITE_BUSY on its first write.
 	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return wrap(ctx, "Migrate", err)
+		return wrap(ctx, op, err)
 	}
-	if err := b.migrate(ctx, m); err != nil {
-		err = wrap(ctx, "Migrate", err)
+	if err := b.migrate(ctx, m, adopt); err != nil {
+		err = wrap(ctx, op, err)
 		// A failed statement may have rolled the transaction back already
 		// (SQLite does so on an interrupt); the ROLLBACK then fails too,
 		// and that is reported alongside.
 		if _, rerr := c.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("sqlite: Migrate: rollback: %w", rerr))
+			err = errors.Join(err, fmt.Errorf("sqlite: "+op+": rollback: %w", rerr))
 		}
 		return err
 	}
@@ -185,16 +195,16 @@ func (b *Backend) Migrate(ctx context.Context) (err error) {
 	// reports a statement during which ctx ended as failed, even one that
 	// completed: a COMMIT so reported may have committed.)
 	if _, err := c.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-		err = wrap(ctx, "Migrate", err)
+		err = wrap(ctx, op, err)
 		if _, rerr := c.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("sqlite: Migrate: rollback: %w", rerr))
+			err = errors.Join(err, fmt.Errorf("sqlite: "+op+": rollback: %w", rerr))
 		}
 		return err
 	}
 	return nil
 }
 
-func (b *Backend) migrate(ctx context.Context, m *migrator) error {
+func (b *Backend) migrate(ctx context.Context, m *migrator, adopt bool) error {
 	c := m.c
 	// Table names are ASCII identifiers and SQLite compares them
 	// case-insensitively: so does table_name.
@@ -202,6 +212,9 @@ func (b *Backend) migrate(ctx context.Context, m *migrator) error {
 		table_name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
 		version INTEGER NOT NULL
 	)`); err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, sqlrow.CreateMetaTable(sqlrow.Quote(sqlrow.MetaTable), "BLOB")); err != nil {
 		return err
 	}
 	var version int
@@ -228,9 +241,19 @@ func (b *Backend) migrate(ctx context.Context, m *migrator) error {
 			return err
 		case kind != "table":
 			return &TableError{Table: b.table, Reason: "is a " + kind + ", not a table"}
+		case !adopt:
+			return &TableError{Table: b.table, Reason: "exists but was not created by accountvault: " +
+				"adopting it is an operator's step (Backend.Adopt, `accountvault migrate`), never Migrate's"}
 		default:
 			m.adopting = true
 			if err := conform(ctx, m); err != nil {
+				return err
+			}
+			// Until the store declares legacy sealing finished, the
+			// adopted table may hold legacy plaintext tokens.
+			if _, err := c.ExecContext(ctx, `INSERT INTO `+sqlrow.Quote(sqlrow.MetaTable)+` (table_name, name, value)
+				VALUES (?, ?, ?) ON CONFLICT (table_name, name) DO UPDATE SET value = excluded.value`,
+				b.table, sqlrow.MetaLegacy, []byte(sqlrow.LegacyOpen)); err != nil {
 				return err
 			}
 			version = adoptedVersion

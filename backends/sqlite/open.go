@@ -25,16 +25,18 @@ type Backend struct {
 	db    *sql.DB
 	owned bool // db was opened by Open, and Close closes it
 	table string
-	sql   [numStmts]string
+	sql   [sqlrow.NumStmts]string
+	m     sqlrow.Methods
 
-	stmts  [numStmts]atomic.Pointer[sql.Stmt] // prepared on first use
-	mu     sync.Mutex                         // guards preparing, closed
+	stmts  [sqlrow.NumStmts]atomic.Pointer[sql.Stmt] // prepared on first use
+	mu     sync.Mutex                                // guards preparing, closed
 	closed bool
 }
 
 var (
 	_ accountvault.Backend    = (*Backend)(nil)
 	_ accountvault.TableNamer = (*Backend)(nil)
+	_ accountvault.Metadata   = (*Backend)(nil)
 )
 
 // Open opens the SQLite database at path, creating the file if needed, and
@@ -98,7 +100,9 @@ func New(db *sql.DB, opts ...Option) (*Backend, error) {
 }
 
 func newBackend(db *sql.DB, cfg config) *Backend {
-	return &Backend{db: db, table: cfg.table, sql: buildQueries(cfg.table)}
+	b := &Backend{db: db, table: cfg.table, sql: buildQueries(cfg.table)}
+	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Name: "sqlite", Table: cfg.table}
+	return b
 }
 
 // Table returns the name of the accounts table.
@@ -175,10 +179,4 @@ func sizePool(db *sql.DB) error {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return nil
-}
-
-// wrap adds the operation to a driver error, and the context's error if
-// the context is done.
-func wrap(ctx context.Context, op string, err error) error {
-	return sqlrow.Wrap(ctx, "sqlite", op, err)
 }

@@ -9,26 +9,12 @@ import (
 	"github.com/accountvault/accountvault/backends/internal/sqlrow"
 )
 
-// A stmtKind names one of the statements a Backend runs.
-type stmtKind int
-
-const (
-	stmtUpsert stmtKind = iota
-	stmtFindByProvider
-	stmtFindForUser
-	stmtUnlink
-	stmtList
-	stmtCompareAndSwap
-	stmtCount
-	numStmts
-)
-
 var errClosed = errors.New("sqlite: Backend is closed")
 
 // stmt returns the prepared statement k, preparing it on first use: not
 // before, as the table may not exist until Migrate has run. database/sql
 // prepares it again on each pooled connection that runs it.
-func (b *Backend) stmt(ctx context.Context, k stmtKind) (*sql.Stmt, error) {
+func (b *Backend) stmt(ctx context.Context, k sqlrow.Stmt) (*sql.Stmt, error) {
 	if s := b.stmts[k].Load(); s != nil {
 		return s, nil
 	}
@@ -65,11 +51,11 @@ func (b *Backend) closeStmts() error {
 	return errors.Join(errs...)
 }
 
-func buildQueries(table string) [numStmts]string {
+func buildQueries(table string) [sqlrow.NumStmts]string {
 	t := sqlrow.Quote(table)
 	placeholders := strings.TrimSuffix(strings.Repeat("?, ", sqlrow.NumColumns), ", ")
-	var q [numStmts]string
-	q[stmtUpsert] = `INSERT INTO ` + t + ` (` + sqlrow.Columns + `) VALUES (` + placeholders + `)
+	var q [sqlrow.NumStmts]string
+	q[sqlrow.StmtUpsert] = `INSERT INTO ` + t + ` (` + sqlrow.Columns + `) VALUES (` + placeholders + `)
 		ON CONFLICT (provider_id, account_id) DO UPDATE SET
 			user_id = excluded.user_id,
 			access_token = excluded.access_token,
@@ -81,20 +67,29 @@ func buildQueries(table string) [numStmts]string {
 			password = excluded.password,
 			updated_at = excluded.updated_at
 		RETURNING ` + sqlrow.Columns
-	q[stmtFindByProvider] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE provider_id = ? AND account_id = ?`
-	q[stmtFindForUser] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE user_id = ? ORDER BY id`
-	q[stmtUnlink] = `DELETE FROM ` + t + ` WHERE provider_id = ? AND account_id = ?`
+	q[sqlrow.StmtFindByProvider] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE provider_id = ? AND account_id = ?`
+	q[sqlrow.StmtFindForUser] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE user_id = ? ORDER BY id`
+	q[sqlrow.StmtUnlink] = `DELETE FROM ` + t + ` WHERE provider_id = ? AND account_id = ?`
+	q[sqlrow.StmtDeleteUser] = `DELETE FROM ` + t + ` WHERE user_id = ?`
 	// TEXT compares in the BINARY collation: byte order.
-	q[stmtList] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE id > ? ORDER BY id LIMIT ?`
-	// An empty token is NULL when we write it, but an adopted table may
-	// hold '' or a TEXT value: compare as BLOB, NULL as empty.
-	q[stmtCompareAndSwap] = `UPDATE ` + t + ` SET
-			access_token = ?, refresh_token = ?, id_token = ?, password = ?, updated_at = ?
-		WHERE id = ? AND user_id = ? AND provider_id = ? AND account_id = ?
-			AND CAST(COALESCE(access_token, X'') AS BLOB) = CAST(COALESCE(?, X'') AS BLOB)
-			AND CAST(COALESCE(refresh_token, X'') AS BLOB) = CAST(COALESCE(?, X'') AS BLOB)
-			AND CAST(COALESCE(id_token, X'') AS BLOB) = CAST(COALESCE(?, X'') AS BLOB)
-			AND COALESCE(password, '') = ?`
-	q[stmtCount] = `SELECT count(*) FROM ` + t
+	q[sqlrow.StmtList] = `SELECT ` + sqlrow.Columns + ` FROM ` + t + ` WHERE id > ? ORDER BY id LIMIT ?`
+	// Arguments: sqlrow.SwapArgs. An empty token is NULL when we write it,
+	// but an adopted table may hold '' or a TEXT value: compare as BLOB,
+	// NULL as empty.
+	q[sqlrow.StmtCompareAndSwap] = `UPDATE ` + t + ` SET
+			access_token = ?1, refresh_token = ?2, id_token = ?3,
+			access_token_expires_at = ?4, refresh_token_expires_at = ?5, scope = ?6,
+			password = ?7, updated_at = ?8
+		WHERE id = ?9 AND user_id = ?10 AND provider_id = ?11 AND account_id = ?12
+			AND CAST(COALESCE(access_token, X'') AS BLOB) = CAST(COALESCE(?13, X'') AS BLOB)
+			AND CAST(COALESCE(refresh_token, X'') AS BLOB) = CAST(COALESCE(?14, X'') AS BLOB)
+			AND CAST(COALESCE(id_token, X'') AS BLOB) = CAST(COALESCE(?15, X'') AS BLOB)
+			AND COALESCE(password, '') = ?16`
+	q[sqlrow.StmtCount] = `SELECT count(*) FROM ` + t
+	meta := sqlrow.Quote(sqlrow.MetaTable)
+	q[sqlrow.StmtMetaGet] = `SELECT value FROM ` + meta + ` WHERE table_name = ?1 AND name = ?2`
+	q[sqlrow.StmtMetaInsert] = `INSERT INTO ` + meta + ` (table_name, name, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`
+	q[sqlrow.StmtMetaUpdate] = `UPDATE ` + meta + ` SET value = ?4 WHERE table_name = ?1 AND name = ?2 AND value = ?3`
+	q[sqlrow.StmtMetaDelete] = `DELETE FROM ` + meta + ` WHERE table_name = ?1 AND name = ?2 AND value = ?3`
 	return q
 }

@@ -1,9 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,7 +100,7 @@ func TestNewLeavesHandleOpen(t *testing.T) {
 	if err := b.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(); err != nil {
@@ -145,7 +147,7 @@ func TestWithTable(t *testing.T) {
 		if err := b.Migrate(t.Context()); err != nil {
 			t.Errorf("Migrate with table %q: %v", name, err)
 		}
-		if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
+		if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s"}); err != nil {
 			t.Errorf("Upsert with table %q: %v", name, err)
 		}
 		if err := b.Close(); err != nil {
@@ -182,14 +184,26 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	for range 3 {
-		if err := b.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
+	if err := b.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
 	}
-	a, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s", AccessToken: "tok"})
+	a, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s", AccessToken: []byte("tok")})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Migrate verifies the table it created and changes nothing, and so
+	// does Adopt on it.
+	created := snapshot(t, sqlite.DBForTest(b), "accounts")
+	for range 2 {
+		if err := b.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate of its own table: %v", err)
+		}
+		if err := b.Adopt(t.Context()); err != nil {
+			t.Fatalf("Adopt of Migrate's table: %v", err)
+		}
+	}
+	if snapshot(t, sqlite.DBForTest(b), "accounts") != created {
+		t.Error("Migrate or Adopt of Migrate's own table changed it")
 	}
 	// Concurrently, from other pools on the same file, as other processes would.
 	var wg sync.WaitGroup
@@ -211,7 +225,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		}
 	}
 	got, err := b.FindByProvider(t.Context(), "p", "s")
-	if err != nil || got.ID != a.ID || got.AccessToken != a.AccessToken {
+	if err != nil || got.ID != a.ID || !bytes.Equal(got.AccessToken, a.AccessToken) {
 		t.Fatalf("row after repeated Migrate: id %q, %v", got.ID, err)
 	}
 
@@ -243,8 +257,44 @@ func TestMigrateIdempotent(t *testing.T) {
 	if _, err := db.ExecContext(t.Context(), `UPDATE accountvault_schema SET version = 99 WHERE table_name = 'accounts'`); err != nil {
 		t.Fatal(err)
 	}
+	before := snapshot(t, db, "accounts")
 	if err := b.Migrate(t.Context()); err == nil || !strings.Contains(err.Error(), "99") {
 		t.Errorf("Migrate over version 99: %v, want an error naming the version", err)
+	}
+	if err := b.Adopt(t.Context()); err == nil || !strings.Contains(err.Error(), "99") {
+		t.Errorf("Adopt over version 99: %v, want an error naming the version", err)
+	}
+	if snapshot(t, db, "accounts") != before {
+		t.Error("the refused Migrate changed the table")
+	}
+}
+
+// TestAdoptCreates checks that Adopt of a table that does not exist
+// creates it as Migrate does, and records it as Migrate's.
+func TestAdoptCreates(t *testing.T) {
+	dir := t.TempDir()
+	var snaps []string
+	for i, adopt := range []bool{false, true} {
+		b, err := sqlite.Open(filepath.Join(dir, fmt.Sprint(i, ".db")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if adopt {
+			err = b.Adopt(t.Context())
+		} else {
+			err = b.Migrate(t.Context())
+		}
+		if err != nil {
+			t.Fatalf("creating the table (adopt %v): %v", adopt, err)
+		}
+		if err := b.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate after creating the table (adopt %v): %v", adopt, err)
+		}
+		snaps = append(snaps, snapshot(t, sqlite.DBForTest(b), "accounts"))
+	}
+	if snaps[0] != snaps[1] {
+		t.Errorf("Adopt created another table than Migrate:\n%s\n%s", snaps[0], snaps[1])
 	}
 }
 
@@ -345,8 +395,8 @@ func TestPragmas(t *testing.T) {
 func TestStorage(t *testing.T) {
 	b := openFile(t)
 	db := sqlite.DBForTest(b)
-	if _, err := b.Upsert(t.Context(), accountvault.Account{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
-		RefreshToken: "r\x00", CreatedAt: time.Unix(1700000000, 999), UpdatedAt: time.Unix(1700000001, 0)}); err != nil {
+	if _, err := b.Upsert(t.Context(), accountvault.SealedRow{ID: "a", UserID: "u", ProviderID: "p", AccountID: "s",
+		RefreshToken: []byte("r\x00"), CreatedAt: time.Unix(1700000000, 999), UpdatedAt: time.Unix(1700000001, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	var nulls, blobs int
@@ -381,12 +431,12 @@ func TestAdoptedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old.AccessToken != "text-token" || old.RefreshToken != "" || old.IDToken != "" || old.Scope != "" || old.Password != "" {
-		t.Fatalf("adopted row read back wrong: token lengths %d %d %d, scope %q, password length %d",
-			len(old.AccessToken), len(old.RefreshToken), len(old.IDToken), old.Scope, len(old.Password))
+	if string(old.AccessToken) != "text-token" || old.RefreshToken != nil || old.IDToken != nil || old.Scope != "" || !old.Password.IsZero() {
+		t.Fatalf("adopted row read back wrong: token lengths %d %d %d (empty must be nil), scope %q, password length %d",
+			len(old.AccessToken), len(old.RefreshToken), len(old.IDToken), old.Scope, old.Password.Len())
 	}
 	n := old
-	n.AccessToken, n.RefreshToken = "sealed-1", "sealed-2"
+	n.AccessToken, n.RefreshToken = []byte("sealed-1"), []byte("sealed-2")
 	if err := b.CompareAndSwap(t.Context(), old, n); err != nil {
 		t.Fatalf("CompareAndSwap from an adopted row: %v", err)
 	}

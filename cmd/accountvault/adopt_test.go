@@ -27,7 +27,7 @@ import (
 func adoptAccount(i int) accountvault.Account {
 	a := seedAccount(i, "adopt")
 	if i%4 == 1 {
-		a.AccessToken = accountvault.Secret(fmt.Sprintf("adopt-ключ-🔑-ü-token-%06d", i))
+		a.AccessToken = accountvault.NewSecret(fmt.Sprintf("adopt-ключ-🔑-ü-token-%06d", i))
 	}
 	created := adoptCreated(i)
 	a.CreatedAt = created.Truncate(time.Second)
@@ -154,7 +154,7 @@ func createBetterAuthTable(ctx context.Context, dbArg, table, shape string, n in
 		updated := created.Add(time.Hour)
 		_, err := tx.ExecContext(ctx, ins, a.ID, a.AccountID, a.ProviderID, a.UserID,
 			nullText(a.AccessToken), refresh, nullText(a.IDToken),
-			stamp(a.AccessTokenExpiresAt, false), nil, nullText(accountvault.Secret(a.Scope)), nullText(a.Password),
+			stamp(a.AccessTokenExpiresAt, false), nil, nullText(accountvault.NewSecret(a.Scope)), nullText(a.Password),
 			stamp(&created, false), stamp(&updated, a.ID[len(a.ID)-1]%2 == 1))
 		return err
 	}
@@ -169,7 +169,7 @@ func createBetterAuthTable(ctx context.Context, dbArg, table, shape string, n in
 		}
 	}
 	cred := accountvault.Account{ID: "cred_adopt", UserID: "user_000000", ProviderID: accountvault.ProviderCredential, AccountID: "user_000000",
-		Password: accountvault.Secret(betterAuthHash())}
+		Password: accountvault.NewSecret(betterAuthHash())}
 	if err := insert(cred, nil, adoptCreated(0)); err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func cmdVerifyAdopted(ts *testscript.TestScript, neg bool, args []string) {
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
 	ts.Check(err)
-	defer d.close()
+	defer d.backend.Close()
 	unix := func(t *time.Time) int64 {
 		if t == nil {
 			return -1
@@ -216,8 +216,8 @@ func cmdVerifyAdopted(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		if got.ID != want.ID || !sameTokens(got, want) {
 			ts.Fatalf("row %s: tokens differ from those better-auth stored (lengths %d/%d/%d, want %d/%d/%d)", want.ID,
-				len(got.AccessToken), len(got.RefreshToken), len(got.IDToken),
-				len(want.AccessToken), len(want.RefreshToken), len(want.IDToken))
+				got.AccessToken.Len(), got.RefreshToken.Len(), got.IDToken.Len(),
+				want.AccessToken.Len(), want.RefreshToken.Len(), want.IDToken.Len())
 		}
 		if got.CreatedAt.Unix() != want.CreatedAt.Unix() || got.UpdatedAt.Unix() != want.UpdatedAt.Unix() ||
 			unix(got.AccessTokenExpiresAt) != unix(want.AccessTokenExpiresAt) || got.RefreshTokenExpiresAt != nil {
@@ -237,7 +237,7 @@ func cmdVerifyAdopted(ts *testscript.TestScript, neg bool, args []string) {
 		if r.ID == "cred_adopt" {
 			found = true
 			if r.Password.Reveal() != betterAuthHash() {
-				ts.Fatalf("row cred_adopt: password hash changed (length %d)", len(r.Password))
+				ts.Fatalf("row cred_adopt: password hash changed (length %d)", r.Password.Len())
 			}
 		}
 	}

@@ -171,7 +171,7 @@ func seedSealed(t *testing.T, ctx context.Context, db, table string, k *keyring.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.close(); err != nil {
+	if err := d.backend.Close(); err != nil {
 		t.Fatal(err)
 	}
 	kek, err := k.KEK()
@@ -231,7 +231,7 @@ func verifyAll(t *testing.T, ctx context.Context, db, table string, k *keyring.K
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
+	defer d.backend.Close()
 	seen, after := 0, ""
 	for {
 		rows, err := s.List(ctx, after, 1000)
@@ -248,7 +248,7 @@ func verifyAll(t *testing.T, ctx context.Context, db, table string, k *keyring.K
 			}
 			if w := want(i); r.UserID != w.UserID || !sameTokens(r, w) {
 				t.Fatalf("row %s: tokens are not those last written (lengths %d/%d/%d, want %d/%d/%d)", r.ID,
-					len(r.AccessToken), len(r.RefreshToken), len(r.IDToken), len(w.AccessToken), len(w.RefreshToken), len(w.IDToken))
+					r.AccessToken.Len(), r.RefreshToken.Len(), r.IDToken.Len(), w.AccessToken.Len(), w.RefreshToken.Len(), w.IDToken.Len())
 			}
 			seen++
 			after = r.ID
@@ -266,8 +266,8 @@ func keyUsage(t *testing.T, ctx context.Context, db, table string, k *keyring.Ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
-	u, err := s.KeyUsage(ctx, store.WalkOptions{})
+	defer d.backend.Close()
+	u, err := store.NewAdmin(s).KeyUsage(ctx, store.WalkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +554,7 @@ func testConcurrentWriters(t *testing.T, e *cliEnv, db, table string, n int, raw
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
+	defer d.backend.Close()
 
 	const writers = 4
 	last := make([]map[int]string, writers) // writer -> row -> tag of its last write
@@ -631,7 +631,7 @@ func seedParallel(t *testing.T, ctx context.Context, db, table string, k *keyrin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.close()
+	defer d.backend.Close()
 	const workers = 8
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup

@@ -56,14 +56,17 @@ stderr with --json).
 			if err := probeTable(ctx, d); err != nil {
 				return err
 			}
-			s, err := c.newStore(d, k)
+			if err := c.requireAdopted(ctx, d, f); err != nil {
+				return err
+			}
+			a, err := c.newAdmin(d, k)
 			if err != nil {
 				return err
 			}
 			prog := c.newProgress("check", -1, func(p store.Progress) string {
 				return fmt.Sprintf("check: %d rows seen, %.0f rows/s", p.Seen, p.RowsPerSecond())
 			})
-			rep, err := s.Check(ctx, store.WalkOptions{BatchSize: batch, Progress: prog.update})
+			rep, err := a.Check(ctx, store.WalkOptions{BatchSize: batch, Progress: prog.update})
 			prog.finish()
 			if err != nil {
 				if c.interrupted() {
@@ -108,8 +111,8 @@ stderr with --json).
 			}
 			if cr.Totals.Failed > 0 {
 				msg := fmt.Sprintf("check: %s failed to open", plural(cr.Totals.Failed, "value"))
-				if err := missingKeys(k, rep.KeyUsage()); err != nil {
-					msg += " (" + err.Error() + ")"
+				if mk := keyringMissing(k, rep.KeyUsage()); mk != nil {
+					msg += " (" + missingKeys(mk).Error() + ")"
 				}
 				return failedErr(errors.New(msg))
 			}
@@ -139,12 +142,15 @@ type checkResult struct {
 }
 
 type columnResult struct {
-	Column string         `json:"column"`
-	Empty  int            `json:"empty"`
-	Legacy int            `json:"legacy"`
-	Sealed map[string]int `json:"sealed"` // by key id
-	Failed map[string]int `json:"failed"` // by key id (0: unparseable)
-	sums   [2]int         // sealed, failed
+	Column string `json:"column"`
+	Empty  int    `json:"empty"`
+	Legacy int    `json:"legacy"`
+	// Unexpected counts unsealed values where only sealed values can be
+	// (planted or corrupt); they count as failed too.
+	Unexpected int            `json:"unexpected"`
+	Sealed     map[string]int `json:"sealed"` // by key id
+	Failed     map[string]int `json:"failed"` // by key id (0: unparseable)
+	sums       [2]int         // sealed, failed
 }
 
 type keyResult struct {
@@ -168,8 +174,9 @@ func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *ch
 	r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed = rep.Totals()
 	failedByKey := map[uint32]int{}
 	for _, col := range rep.Columns {
-		cr := columnResult{Column: col.Column, Empty: col.Empty, Legacy: col.Legacy,
+		cr := columnResult{Column: col.Column, Empty: col.Empty, Legacy: col.Legacy, Unexpected: col.Unexpected,
 			Sealed: map[string]int{}, Failed: map[string]int{}}
+		cr.sums[1] += col.Unexpected
 		for id, n := range col.Sealed {
 			cr.Sealed[strconv.FormatUint(uint64(id), 10)] = n
 			cr.sums[0] += n

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/backends/postgres"
 	"github.com/accountvault/accountvault/backends/sqlite"
 	"github.com/accountvault/accountvault/keyring"
 	"github.com/accountvault/accountvault/store"
@@ -38,13 +39,24 @@ func (f *dbFlags) add(cmd *cobra.Command, required bool) {
 
 // database is an opened backend.
 type database struct {
-	backend accountvault.Backend
-	migrate func(context.Context) error
-	// inspect reads what the catalog says of the table, reading no row.
-	inspect func(context.Context) (tableState, error)
-	close   func() error
+	backend backend
 	name    string // the --db argument, with any password redacted
 	table   string
+}
+
+// backend is what the CLI needs of a backend: both SQL backends have it.
+type backend interface {
+	accountvault.Backend
+	accountvault.Metadata
+	// Migrate creates the table or checks it is accountvault's.
+	Migrate(ctx context.Context) error
+	// Adopt brings a foreign table to accountvault's schema.
+	Adopt(ctx context.Context) error
+	// Inspect reads what the catalog says of the table, reading no row.
+	Inspect(ctx context.Context) (accountvault.TableInfo, error)
+	// Count counts the rows.
+	Count(ctx context.Context) (int64, error)
+	Close() error
 }
 
 func isPostgresURL(s string) bool {
@@ -91,12 +103,12 @@ func (c *cli) openDB(ctx context.Context, f dbFlags, create bool) (*database, er
 		return nil, usageErrorf("--db is required")
 	}
 	if isPostgresURL(f.db) {
-		d, err := openPostgres(ctx, f.db, f.table)
+		b, err := postgres.Open(ctx, f.db, postgres.WithTable(f.table))
 		if err != nil {
 			// pgx errors name the host, user and database, never the password.
 			return nil, configErr(fmt.Errorf("opening %s: %w", redactDB(f.db), err))
 		}
-		return d, nil
+		return &database{backend: b, name: redactDB(f.db), table: f.table}, nil
 	}
 	if !create && f.db != ":memory:" && !strings.HasPrefix(f.db, "file:") {
 		if _, err := os.Stat(f.db); errors.Is(err, fs.ErrNotExist) {
@@ -109,19 +121,12 @@ func (c *cli) openDB(ctx context.Context, f dbFlags, create bool) (*database, er
 	if err != nil {
 		return nil, configErr(fmt.Errorf("opening %s: %w", f.db, err))
 	}
-	return &database{
-		backend: b,
-		migrate: b.Migrate,
-		inspect: sqliteInspector(f.db, f.table),
-		close:   b.Close,
-		name:    f.db,
-		table:   f.table,
-	}, nil
+	return &database{backend: b, name: f.db, table: f.table}, nil
 }
 
 // closeDB closes d, joining a close error to err.
 func closeDB(d *database, err *error) {
-	if cerr := d.close(); cerr != nil && *err == nil {
+	if cerr := d.backend.Close(); cerr != nil && *err == nil {
 		*err = failedErr(fmt.Errorf("closing the database: %w", cerr))
 	}
 }
@@ -138,77 +143,117 @@ func probeTable(ctx context.Context, d *database) error {
 	return nil
 }
 
-// newStore wraps d in a store that logs audit events to the CLI's logger.
-func (c *cli) newStore(d *database, k *keyring.Keyring, opts ...store.Option) (*store.Store, error) {
-	s, err := store.New(d.backend, k, append([]store.Option{store.WithLogger(c.log)}, opts...)...)
+// requireAdopted refuses, with a configuration error naming the migrate
+// command, a table that accountvault neither created nor adopted: what its
+// unsealed values are is not for check to say before it is adopted.
+func (c *cli) requireAdopted(ctx context.Context, d *database, f dbFlags) error {
+	info, err := d.backend.Inspect(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		return configErr(fmt.Errorf("reading the catalog of %s: %w", d.name, err))
+	}
+	if info.Exists && info.Version == 0 {
+		migrate := c.command("migrate").db(f)
+		return configErr(fmt.Errorf("table %q in %s was not created by accountvault and is not adopted yet%s: run %s", d.table, d.name, migrate.note(), migrate))
+	}
+	return nil
+}
+
+// newAdmin wraps d in a store that logs audit events to the CLI's logger,
+// and returns its operator's side.
+func (c *cli) newAdmin(d *database, k *keyring.Keyring, opts ...store.Option) (*store.Admin, error) {
+	keys, err := k.KEK()
 	if err != nil {
 		return nil, configErr(err)
 	}
-	return s, nil
+	s, err := store.New(d.backend, keys, append([]store.Option{store.WithLogger(c.log)}, opts...)...)
+	if err != nil {
+		return nil, configErr(err)
+	}
+	return store.NewAdmin(s), nil
 }
 
 // verifyKeyring fails, with a configuration error, if k cannot open the
-// table's data: Store.Verify finds no sampled sealed row that opens, or a
-// key that stored values name is missing from k or disabled in it. It
-// reads only. It returns the per-key usage and the number of rows. If ctx
-// is done, it says so on stderr and returns errInterrupted.
-func (c *cli) verifyKeyring(ctx context.Context, s *store.Store, d *database, k *keyring.Keyring, batch int) (map[uint32]int, int, error) {
-	return c.checkKeyring(ctx, s, d, k, batch, func(phase string) {
+// table's data: the store's keyring check fails, or a key that stored
+// values name is missing from k or disabled in it. It reads only. It
+// returns the per-key usage and the number of rows. If ctx is done, it
+// says so on stderr and returns errInterrupted.
+func (c *cli) verifyKeyring(ctx context.Context, a *store.Admin, d *database, batch int) (map[uint32]int, int, error) {
+	return c.checkKeyring(ctx, a, d, batch, func(phase string) {
 		fmt.Fprintf(c.stderr, "accountvault: interrupted while %s: nothing was changed\n", phase)
 	})
 }
 
 // checkKeyring is verifyKeyring, calling interrupted with what it was
 // doing, instead of printing, if ctx is done.
-func (c *cli) checkKeyring(ctx context.Context, s *store.Store, d *database, k *keyring.Keyring, batch int, interrupted func(phase string)) (map[uint32]int, int, error) {
-	if err := s.Verify(ctx); err != nil {
-		if ctx.Err() != nil {
-			interrupted("checking the keyring")
-			return nil, 0, errInterrupted
-		}
-		if errors.Is(err, store.ErrWrongKeyring) {
-			return nil, 0, configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
-		}
-		return nil, 0, failedErr(err)
+func (c *cli) checkKeyring(ctx context.Context, a *store.Admin, d *database, batch int, interrupted func(phase string)) (map[uint32]int, int, error) {
+	if err := a.CheckKeyring(ctx); err != nil {
+		return nil, 0, c.keyringError(ctx, d, err, interrupted)
 	}
 	prog := c.newProgress("scan", -1, func(p store.Progress) string {
 		return fmt.Sprintf("scan: %d rows seen, %.0f rows/s", p.Seen, p.RowsPerSecond())
 	})
-	usage, err := s.KeyUsage(ctx, store.WalkOptions{BatchSize: batch, Progress: prog.update})
+	usage, rows, err := a.CheckKeys(ctx, store.WalkOptions{BatchSize: batch, Progress: prog.update})
 	prog.finish()
 	if err != nil {
-		if ctx.Err() != nil {
-			interrupted("counting the values per key")
-			return nil, 0, errInterrupted
-		}
-		return nil, 0, failedErr(fmt.Errorf("counting key usage: %w", err))
+		return nil, 0, c.keyringError(ctx, d, err, interrupted)
 	}
-	if err := missingKeys(k, usage); err != nil {
-		return nil, 0, configErr(err)
-	}
-	return usage, prog.seen, nil
+	return usage, rows, nil
 }
 
-// missingKeys returns an error naming every key that stored values name
-// but k does not hold enabled. Key id 0 counts malformed values, which no
-// key opens; they are the caller's to report.
-func missingKeys(k *keyring.Keyring, usage map[uint32]int) error {
+// keyringError explains an error of the store's keyring checks.
+func (c *cli) keyringError(ctx context.Context, d *database, err error, interrupted func(phase string)) error {
+	var mk *store.MissingKeysError
+	switch {
+	case ctx.Err() != nil:
+		interrupted("checking the keyring")
+		return errInterrupted
+	case errors.Is(err, store.ErrWrongKeyring):
+		return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
+	case errors.As(err, &mk):
+		return configErr(missingKeys(mk))
+	case errors.Is(err, store.ErrLegacyClosed):
+		return configErr(err)
+	}
+	return failedErr(err)
+}
+
+// keyringMissing returns the keys that usage names but k does not hold
+// enabled, or nil. Key id 0 counts malformed values, which no key opens.
+func keyringMissing(k *keyring.Keyring, usage map[uint32]int) *store.MissingKeysError {
 	status := map[uint32]keyring.Status{}
 	for _, ki := range k.Keys() {
 		status[ki.ID] = ki.Status
 	}
-	var errs []error
-	for _, id := range sortedIDs(usage) {
-		n := usage[id]
+	mk := &store.MissingKeysError{Missing: map[uint32]int{}, Disabled: map[uint32]int{}}
+	for id, n := range usage {
 		if id == 0 || n == 0 {
 			continue
 		}
 		switch st, ok := status[id]; {
 		case !ok:
-			errs = append(errs, fmt.Errorf("keyring lacks key %d used by %s", id, plural(n, "value")))
+			mk.Missing[id] = n
 		case st == keyring.Disabled:
-			errs = append(errs, fmt.Errorf("keyring holds key %d disabled, but it is used by %s (enable it with 'accountvault keys enable %d')", id, plural(n, "value"), id))
+			mk.Disabled[id] = n
 		}
+	}
+	if len(mk.Missing)+len(mk.Disabled) == 0 {
+		return nil
+	}
+	return mk
+}
+
+// missingKeys explains a *store.MissingKeysError, key by key, with the
+// command that mends a disabled key.
+func missingKeys(mk *store.MissingKeysError) error {
+	var errs []error
+	for _, id := range sortedIDs(mk.Missing) {
+		errs = append(errs, fmt.Errorf("keyring lacks key %d used by %s", id, plural(mk.Missing[id], "value")))
+	}
+	for _, id := range sortedIDs(mk.Disabled) {
+		errs = append(errs, fmt.Errorf("keyring holds key %d disabled, but it is used by %s (enable it with 'accountvault keys enable %d')", id, plural(mk.Disabled[id], "value"), id))
 	}
 	return errors.Join(errs...)
 }

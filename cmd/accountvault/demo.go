@@ -73,19 +73,19 @@ func (p *demoPrinter) line(format string, args ...any) {
 var demoAccounts = []accountvault.Account{
 	{
 		ID: "acc_1", UserID: "user_alice", ProviderID: "github", AccountID: "583231",
-		AccessToken: "gho_DEMO0000alice0000github0000token",
+		AccessToken: accountvault.NewSecret("gho_DEMO0000alice0000github0000token"),
 		Scope:       "read:user",
 	},
 	{
 		ID: "acc_2", UserID: "user_alice", ProviderID: "google", AccountID: "110248495921238986420",
-		AccessToken:  "ya29.DEMO-alice-google-access-token",
-		RefreshToken: "1//DEMO-alice-google-refresh-token",
-		IDToken:      "eyJhbGciOiJub25lIn0.eyJzdWIiOiJERU1PIn0.DEMO",
+		AccessToken:  accountvault.NewSecret("ya29.DEMO-alice-google-access-token"),
+		RefreshToken: accountvault.NewSecret("1//DEMO-alice-google-refresh-token"),
+		IDToken:      accountvault.NewSecret("eyJhbGciOiJub25lIn0.eyJzdWIiOiJERU1PIn0.DEMO"),
 		Scope:        "openid email profile",
 	},
 	{
 		ID: "acc_3", UserID: "user_bob", ProviderID: "github", AccountID: "1024025",
-		AccessToken: "gho_DEMO0000bob0000github0000token00",
+		AccessToken: accountvault.NewSecret("gho_DEMO0000bob0000github0000token00"),
 		Scope:       "read:user repo",
 	},
 }
@@ -159,10 +159,15 @@ func (c *cli) demo(ctx context.Context, dir string) (err error) {
 	if err := b.Migrate(ctx); err != nil {
 		return err
 	}
-	s, err := store.New(b, k, store.WithLogger(c.log))
+	keys, err := k.KEK()
 	if err != nil {
 		return err
 	}
+	s, err := store.New(b, keys, store.WithLogger(c.log))
+	if err != nil {
+		return err
+	}
+	admin := store.NewAdmin(s)
 	for _, a := range demoAccounts {
 		if _, err := s.Upsert(ctx, a); err != nil {
 			return err
@@ -228,12 +233,15 @@ func (c *cli) demo(ctx context.Context, dir string) (err error) {
 	if err := k.SaveFile(krPath, master); err != nil {
 		return err
 	}
-	if err := s.Reload(k); err != nil {
+	if keys, err = k.KEK(); err != nil {
+		return err
+	}
+	if err := s.Reload(keys); err != nil {
 		return err
 	}
 	p.line("key %d is now primary, key %d decrypt-only: old rows still open, new writes use %d", newKey, oldKey, newKey)
 	var inUse *store.KeyInUseError
-	switch err := s.DisableKey(ctx, k.Clone(), oldKey, store.RetireOptions{}); {
+	switch err := admin.CheckRetire(ctx, oldKey, store.WalkOptions{}); {
 	case errors.As(err, &inUse):
 		p.line("disabling key %d now is refused: %s still name it", oldKey, plural(inUse.Count, "stored value"))
 	case err != nil:
@@ -244,7 +252,7 @@ func (c *cli) demo(ctx context.Context, dir string) (err error) {
 
 	// 5. Rewrap.
 	p.section("Rewrap", "'accountvault rewrap' rewraps each row's data key with the new KEK; token ciphertexts are untouched.")
-	rw, err := s.Rewrap(ctx, store.WalkOptions{})
+	rw, err := admin.Rewrap(ctx, store.WalkOptions{})
 	if err != nil {
 		return err
 	}
@@ -259,7 +267,7 @@ func (c *cli) demo(ctx context.Context, dir string) (err error) {
 
 	// 6. Check.
 	p.section("Check", "'accountvault check' opens every value and counts values per key: the evidence that a key can go.")
-	rep, err := s.Check(ctx, store.WalkOptions{})
+	rep, err := admin.Check(ctx, store.WalkOptions{})
 	if err != nil {
 		return err
 	}
@@ -272,10 +280,16 @@ func (c *cli) demo(ctx context.Context, dir string) (err error) {
 	if usage[oldKey] != 0 || failed != 0 {
 		return fmt.Errorf("demo: after rewrap, key %d still names %d values and %d failed", oldKey, usage[oldKey], failed)
 	}
-	if err := s.DisableKey(ctx, k, oldKey, store.RetireOptions{}); err != nil {
+	if err := admin.CheckRetire(ctx, oldKey, store.WalkOptions{}); err != nil {
 		return err
 	}
-	if err := s.Reload(k); err != nil {
+	if err := k.Disable(oldKey); err != nil {
+		return err
+	}
+	if keys, err = k.KEK(); err != nil {
+		return err
+	}
+	if err := s.Reload(keys); err != nil {
 		return err
 	}
 	p.line("so 'accountvault keys disable %d --db ...' now succeeds: key %d is disabled", oldKey, oldKey)

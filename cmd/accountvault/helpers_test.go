@@ -75,7 +75,7 @@ func seedAccount(i int, tag string) accountvault.Account {
 		UserID: fmt.Sprintf("user_%06d", i/2),
 	}
 	tok := func(col string) accountvault.Secret {
-		return accountvault.Secret(fmt.Sprintf("%s-%s-token-%06d", tag, col, i))
+		return accountvault.NewSecret(fmt.Sprintf("%s-%s-token-%06d", tag, col, i))
 	}
 	switch i % 3 {
 	case 0:
@@ -96,7 +96,7 @@ func seedAccount(i int, tag string) accountvault.Account {
 
 // sameTokens reports whether a holds want's tokens.
 func sameTokens(a, want accountvault.Account) bool {
-	return a.AccessToken == want.AccessToken && a.RefreshToken == want.RefreshToken && a.IDToken == want.IDToken
+	return a.AccessToken.Equal(want.AccessToken) && a.RefreshToken.Equal(want.RefreshToken) && a.IDToken.Equal(want.IDToken)
 }
 
 // openStore opens dbArg's table (creating and migrating it) in a store
@@ -107,10 +107,14 @@ func openStore(ctx context.Context, dbArg, table string, k *keyring.Keyring, opt
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := d.migrate(ctx); err != nil {
+	if err := d.backend.Migrate(ctx); err != nil {
 		return nil, nil, joinClose(d, err)
 	}
-	s, err := store.New(d.backend, k, opts...)
+	keys, err := k.KEK()
+	if err != nil {
+		return nil, nil, joinClose(d, err)
+	}
+	s, err := store.New(d.backend, keys, opts...)
 	if err != nil {
 		return nil, nil, joinClose(d, err)
 	}
@@ -118,7 +122,7 @@ func openStore(ctx context.Context, dbArg, table string, k *keyring.Keyring, opt
 }
 
 func joinClose(d *database, err error) error {
-	if cerr := d.close(); cerr != nil {
+	if cerr := d.backend.Close(); cerr != nil {
 		return fmt.Errorf("%w (and closing: %v)", err, cerr)
 	}
 	return err
@@ -132,7 +136,7 @@ func seed(ctx context.Context, dbArg, table string, k *keyring.Keyring, from, n 
 		return err
 	}
 	defer func() {
-		if cerr := d.close(); err == nil {
+		if cerr := d.backend.Close(); err == nil {
 			err = cerr
 		}
 	}()
@@ -151,7 +155,7 @@ func snapshot(ctx context.Context, dbArg, table string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer d.close()
+	defer d.backend.Close()
 	var b strings.Builder
 	after := ""
 	for {
@@ -164,7 +168,7 @@ func snapshot(ctx context.Context, dbArg, table string) (string, error) {
 		}
 		for _, r := range rows {
 			fmt.Fprintf(&b, "%s|%s|%s|%s|%x|%x|%x|%v|%v|%s|%x|%d|%d\n", r.ID, r.UserID, r.ProviderID, r.AccountID,
-				r.AccessToken.Reveal(), r.RefreshToken.Reveal(), r.IDToken.Reveal(),
+				r.AccessToken, r.RefreshToken, r.IDToken,
 				unixOrNil(r.AccessTokenExpiresAt), unixOrNil(r.RefreshTokenExpiresAt), r.Scope, r.Password.Reveal(),
 				r.CreatedAt.Unix(), r.UpdatedAt.Unix())
 			after = r.ID
@@ -251,7 +255,7 @@ func createLegacyTable(ctx context.Context, dbArg, table string, n int) (err err
 }
 
 func nullText(s accountvault.Secret) any {
-	if s == "" {
+	if s.IsZero() {
 		return nil
 	}
 	return s.Reveal()

@@ -346,16 +346,19 @@ which skips the count.
 				if err := probeTable(ctx, d); err != nil {
 					return err
 				}
-				s, err := c.newStore(d, k)
+				a, err := c.newAdmin(d, k)
 				if err != nil {
 					return err
 				}
-				opts := store.RetireOptions{Force: force, Walk: store.WalkOptions{BatchSize: batch}}
+				edit := retire
 				retire = func(k *keyring.Keyring) error {
-					if verb == "disable" {
-						return s.DisableKey(ctx, k, id, opts)
+					if !force {
+						// The library answers; the keyring is ours to edit.
+						if err := a.CheckRetire(ctx, id, store.WalkOptions{BatchSize: batch}); err != nil {
+							return err
+						}
 					}
-					return s.DeleteKey(ctx, k, id, opts)
+					return edit(k)
 				}
 			}
 			if err := retire(k); err != nil {

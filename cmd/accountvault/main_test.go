@@ -161,6 +161,7 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"legacydb":      cmdLegacyDB,
 			"snapshot":      cmdSnapshot,
 			"tamper":        cmdTamper,
+			"plant":         cmdPlant,
 			"verifytokens":  cmdVerifyTokens,
 			"columntype":    cmdColumnType,
 			"adopttable":    cmdAdoptTable,
@@ -297,6 +298,29 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// plant DB TABLE ID COLUMN VALUE: write VALUE, as bytes, into COLUMN of row
+// ID with plain SQL, as a database writer would plant a token of their own.
+// VALUE may use Go escapes (\x00), for values that are not text.
+func cmdPlant(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 5 {
+		ts.Fatalf("usage: plant DB TABLE ID COLUMN VALUE")
+	}
+	v, err := strconv.Unquote(`"` + args[4] + `"`)
+	ts.Check(err)
+	ctx, cancel := scriptContext()
+	defer cancel()
+	db, err := openRawDB(dbArg(ts, args[0]))
+	ts.Check(err)
+	defer db.Close()
+	res, err := db.ExecContext(ctx, `UPDATE `+quote(args[1])+` SET `+quote(args[3])+` = $1 WHERE id = $2`, []byte(v), args[2])
+	ts.Check(err)
+	n, err := res.RowsAffected()
+	ts.Check(err)
+	if n != 1 {
+		ts.Fatalf("plant: %d rows updated, want 1", n)
+	}
+}
+
 // verifytokens DB TABLE FROM COUNT TAG: require accounts FROM..FROM+COUNT-1
 // to open through a store over the script's keyring with the tokens seeded
 // with TAG.
@@ -313,14 +337,14 @@ func cmdVerifyTokens(ts *testscript.TestScript, neg bool, args []string) {
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
 	ts.Check(err)
-	defer d.close()
+	defer d.backend.Close()
 	for i := from; i < from+n; i++ {
 		want := seedAccount(i, tag)
 		got, err := s.FindByProvider(ctx, want.ProviderID, want.AccountID)
 		ts.Check(err)
 		if got.ID != want.ID || !sameTokens(got, want) {
 			ts.Fatalf("row %s: tokens differ from those seeded with tag %q (lengths %d/%d/%d)", want.ID, tag,
-				len(got.AccessToken), len(got.RefreshToken), len(got.IDToken))
+				got.AccessToken.Len(), got.RefreshToken.Len(), got.IDToken.Len())
 		}
 	}
 }

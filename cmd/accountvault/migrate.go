@@ -9,8 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/accountvault/accountvault/backends/postgres"
-	"github.com/accountvault/accountvault/backends/sqlite"
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/store"
 )
 
@@ -70,17 +69,17 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return err
 			}
 			defer closeDB(d, &err)
-			before, err := d.inspect(ctx)
+			before, err := d.backend.Inspect(ctx)
 			if err != nil {
 				if c.interrupted() {
 					return errInterrupted
 				}
 				return configErr(fmt.Errorf("reading the catalog of %s: %w", d.name, err))
 			}
-			if !before.exists {
+			if !before.Exists {
 				return configErr(fmt.Errorf("no table %q in %s: migrate adopts an existing table; check --table (better-auth's table is account)", d.table, d.name))
 			}
-			s, err := c.newStore(d, k)
+			a, err := c.newAdmin(d, k)
 			if err != nil {
 				return err
 			}
@@ -88,7 +87,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			// that cannot be read before its migration (camelCase
 			// columns, say) is checked after it.
 			if _, lerr := d.backend.List(ctx, "", 1); lerr == nil {
-				err := s.Verify(ctx)
+				err := a.CheckKeyring(ctx)
 				if errors.Is(err, store.ErrWrongKeyring) {
 					return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
 				}
@@ -104,10 +103,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			if c.interrupted() {
 				return errInterrupted
 			}
-			if err := d.migrate(ctx); err != nil {
+			if err := d.backend.Adopt(ctx); err != nil {
 				return c.migrateError(d, before, err)
 			}
-			after, ierr := d.inspect(ctx)
+			after, ierr := d.backend.Inspect(ctx)
 			if ierr != nil {
 				// The schema is converted; only the account of what
 				// changed is lost.
@@ -115,16 +114,19 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			} else {
 				fmt.Fprintf(c.stderr, "migrate: schema of table %q: %s\n", d.table, schemaReport(before, after))
 			}
-			_, rows, err := c.verifyKeyring(ctx, s, d, k, w.batch)
+			_, rows, err := c.verifyKeyring(ctx, a, d, w.batch)
 			if err != nil {
 				return err
 			}
 
-			var sealed int
+			var (
+				sealed   int
+				finished bool
+			)
 			res, err := c.runWalk("migrate", "sealed", rows, w,
-				func(ctx context.Context, o store.WalkOptions) (store.Progress, []store.Failure, error) {
-					rep, err := s.EncryptLegacy(ctx, o)
-					sealed = rep.Sealed
+				func(ctx context.Context, o store.WalkOptions) (store.Progress, []*accountvault.RowError, error) {
+					rep, err := a.EncryptLegacy(ctx, o)
+					sealed, finished = rep.Sealed, rep.Finished
 					return rep.Progress, rep.Failures, err
 				},
 				func(p store.Progress) string {
@@ -140,7 +142,11 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			}
 			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", res.took.Round(time.Millisecond), d.table, summary)
 			if p.Failed > 0 {
-				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above)", plural(p.Failed, "row")))
+				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above): an unsealed value where only sealed values can be "+
+					"is planted or corrupt and is never sealed; find out how it got there, then clear it (the user links the account again)", plural(p.Failed, "row")))
+			}
+			if finished {
+				fmt.Fprintf(c.stdout, "migrate: adoption of table %q finished: it holds no legacy plaintext, and from now on every unsealed value is refused\n", d.table)
 			}
 			fmt.Fprintf(c.stdout, "%s\n  it must report 0 legacy values; then remove store.WithLegacyPlaintext() from the application\n", c.command("check").db(f).hint("next"))
 			return nil
@@ -155,17 +161,15 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 // catalog read before was before. Migrate runs in one transaction: a
 // refused table, or one the database does not let this role convert, is
 // left unchanged (exit 2).
-func (c *cli) migrateError(d *database, before tableState, err error) error {
+func (c *cli) migrateError(d *database, before accountvault.TableInfo, err error) error {
 	if c.interrupted() {
 		fmt.Fprintf(c.stderr, "migrate: interrupted while converting the schema of table %q: nothing was changed\n", d.table)
 		return errInterrupted
 	}
-	if errors.Is(err, sqlite.ErrIncompatibleTable) || errors.Is(err, postgres.ErrIncompatibleTable) {
+	if errors.Is(err, accountvault.ErrIncompatibleTable) {
 		var te error = err
 		column := ""
-		if e := (*sqlite.TableError)(nil); errors.As(err, &e) {
-			te, column = e, e.Column
-		} else if e := (*postgres.TableError)(nil); errors.As(err, &e) {
+		if e := (*accountvault.TableError)(nil); errors.As(err, &e) {
 			te, column = e, e.Column
 		}
 		msg := fmt.Errorf("%w; nothing was changed", te)
@@ -200,13 +204,13 @@ func (c *cli) walkError(d *database, w walkFlags, p store.Progress, summary stri
 }
 
 // schemaReport says what Migrate did, from the catalog before and after.
-func schemaReport(before, after tableState) string {
-	ready := fmt.Sprintf("ready (schema version %d)", after.version)
+func schemaReport(before, after accountvault.TableInfo) string {
+	ready := fmt.Sprintf("ready (schema version %d)", after.Version)
 	switch {
-	case before.version != 0 && before.version == after.version:
+	case before.Version != 0 && before.Version == after.Version:
 		return ready + ": already in accountvault's schema, nothing changed"
-	case before.version != 0:
-		return fmt.Sprintf("%s: upgraded from schema version %d", ready, before.version)
+	case before.Version != 0:
+		return fmt.Sprintf("%s: upgraded from schema version %d", ready, before.Version)
 	}
 	changes := typeChanges(before, after)
 	if len(changes) == 0 {
@@ -218,12 +222,12 @@ func schemaReport(before, after tableState) string {
 // typeChanges lists the columns of accountvault's schema whose declared
 // type differs between before and after, grouped by change:
 // "access_token, refresh_token, id_token from TEXT to BLOB".
-func typeChanges(before, after tableState) []string {
+func typeChanges(before, after accountvault.TableInfo) []string {
 	var order []string
 	cols := map[string][]string{}
-	for _, name := range schemaColumns {
-		from, ok1 := before.column(name)
-		to, ok2 := after.column(name)
+	for _, name := range accountvault.Columns() {
+		from, ok1 := before.Column(name)
+		to, ok2 := after.Column(name)
 		if !ok1 || !ok2 || strings.EqualFold(strings.TrimSpace(from), strings.TrimSpace(to)) {
 			continue
 		}
@@ -250,17 +254,17 @@ func typeName(t string) string {
 // camelCaseColumns returns better-auth's default camelCase names (userId)
 // that the table has for a column of accountvault's schema it lacks
 // (user_id).
-func camelCaseColumns(st tableState) []string {
+func camelCaseColumns(st accountvault.TableInfo) []string {
 	var out []string
-	for _, name := range schemaColumns {
+	for _, name := range accountvault.Columns() {
 		camel := camelCase(name)
 		if camel == name {
 			continue
 		}
-		if _, ok := st.column(name); ok {
+		if _, ok := st.Column(name); ok {
 			continue
 		}
-		if _, ok := st.column(camel); ok {
+		if _, ok := st.Column(camel); ok {
 			out = append(out, camel)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/keyring"
 	"github.com/accountvault/accountvault/store"
 )
@@ -81,11 +82,11 @@ was changed" and exits 130. Then run 'check': rewrap prints the command line.
 			if err := probeTable(ctx, d); err != nil {
 				return beforeWalk(err)
 			}
-			s, err := c.newStore(d, k)
+			a, err := c.newAdmin(d, k)
 			if err != nil {
 				return err
 			}
-			usage, rows, err := c.checkKeyring(ctx, s, d, k, w.batch, func(string) {})
+			usage, rows, err := c.checkKeyring(ctx, a, d, w.batch, func(string) {})
 			if err != nil {
 				return beforeWalk(err)
 			}
@@ -101,7 +102,7 @@ was changed" and exits 130. Then run 'check': rewrap prints the command line.
 				fmt.Fprintf(c.stdout, "rewrap: nothing to do: every sealed value in table %q names the primary key %d (%s)\n", d.table, primary, plural(rows, "row"))
 				return nil
 			}
-			return c.rewrap(s, d, f, k, w, rows)
+			return c.rewrap(a, d, f, k, w, rows)
 		}),
 	}
 	f.add(cmd, true)
@@ -109,20 +110,10 @@ was changed" and exits 130. Then run 'check': rewrap prints the command line.
 	return cmd
 }
 
-// onlyKey reports whether id is the only key that stored values name.
-func onlyKey(usage map[uint32]int, id uint32) bool {
-	for k, n := range usage {
-		if k != id && n > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *cli) rewrap(s *store.Store, d *database, f dbFlags, k *keyring.Keyring, w walkFlags, rows int) error {
+func (c *cli) rewrap(a *store.Admin, d *database, f dbFlags, k *keyring.Keyring, w walkFlags, rows int) error {
 	res, err := c.runWalk("rewrap", "rewrapped", rows, w,
-		func(ctx context.Context, o store.WalkOptions) (store.Progress, []store.Failure, error) {
-			rep, err := s.Rewrap(ctx, o)
+		func(ctx context.Context, o store.WalkOptions) (store.Progress, []*accountvault.RowError, error) {
+			rep, err := a.Rewrap(ctx, o)
 			return rep.Progress, rep.Failures, err
 		},
 		func(p store.Progress) string {
@@ -161,7 +152,7 @@ type walkResult struct {
 // resume, and returns errInterrupted; any other error of the walk is
 // returned for the caller to explain.
 func (c *cli) runWalk(name, verb string, rows int, w walkFlags,
-	run func(context.Context, store.WalkOptions) (store.Progress, []store.Failure, error),
+	run func(context.Context, store.WalkOptions) (store.Progress, []*accountvault.RowError, error),
 	summarize func(store.Progress) string) (walkResult, error) {
 	ctx, stopAtBatch, cancel := c.batchContext()
 	defer cancel()
@@ -192,7 +183,7 @@ func (c *cli) printResume(cmd, cursor string) {
 }
 
 // printFailures lists failing rows by id and column, never by value.
-func printFailures(c *cli, cmd string, failures []store.Failure, total int) {
+func printFailures(c *cli, cmd string, failures []*accountvault.RowError, total int) {
 	if total == 0 {
 		return
 	}
@@ -207,4 +198,14 @@ func printFailures(c *cli, cmd string, failures []store.Failure, total int) {
 	if len(failures) < total {
 		fmt.Fprintf(c.stderr, "  (%d more not listed)\n", total-len(failures))
 	}
+}
+
+// onlyKey reports whether id is the only key that stored values name.
+func onlyKey(usage map[uint32]int, id uint32) bool {
+	for k, n := range usage {
+		if k != id && n > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,8 @@
 // Package avtest gives the store's tests each real backend behind one
 // interface: a fresh migrated table in a temporary SQLite file or on the
-// Postgres test server, plus raw SQL access to it for tampering and for
-// reading what is really stored.
+// Postgres test server (or a foreign table adopted by the backend's Adopt),
+// plus raw SQL access to it for tampering and for reading what is really
+// stored.
 package avtest
 
 import (
@@ -22,7 +23,8 @@ import (
 	"github.com/accountvault/accountvault/internal/pgtest"
 )
 
-// Env is one backend with a fresh, migrated, empty table.
+// Env is one backend with a fresh table: migrated and empty ([New]), or
+// adopted from better-auth's shape ([NewAdopted]).
 type Env struct {
 	Name    string // "sqlite" or "postgres"
 	Backend accountvault.Backend
@@ -30,6 +32,7 @@ type Env struct {
 	// DBFile is the SQLite database file ("" for Postgres).
 	DBFile string
 
+	migrate  func(ctx context.Context) error
 	reopen   func(t testing.TB) accountvault.Backend
 	exec     func(ctx context.Context, q string, args ...any) (int64, error)
 	queryRow func(ctx context.Context, q string, args ...any) scanner
@@ -52,7 +55,74 @@ func Each(t *testing.T, fn func(t *testing.T, env *Env)) {
 // A Postgres server that does not answer skips t (fails it under CI=true).
 func New(t testing.TB, kind string) *Env {
 	t.Helper()
-	ctx := context.Background()
+	e := open(t, kind)
+	if err := e.migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return e
+}
+
+// Legacy is one row of a foreign table before adoption, as better-auth
+// stores it: tokens and the password hash in text columns. An empty string
+// is stored as NULL.
+type Legacy struct {
+	ID, UserID, ProviderID, AccountID  string
+	AccessToken, RefreshToken, IDToken string
+	Password                           string
+}
+
+// NewAdopted returns an Env whose table was created by raw SQL in
+// better-auth's shape (text tokens and password, timestamp times), filled
+// with rows, and then adopted with the backend's Adopt, as `accountvault
+// migrate` does: the table is being adopted, and its tokens are legacy
+// plaintext.
+func NewAdopted(t testing.TB, kind string, rows ...Legacy) *Env {
+	t.Helper()
+	e := open(t, kind)
+	timeType := "date" // SQLite keeps it as TEXT
+	if kind == "postgres" {
+		timeType = "timestamptz"
+	}
+	e.Exec(t, `CREATE TABLE {t} (
+		"id" text NOT NULL PRIMARY KEY,
+		"account_id" text NOT NULL,
+		"provider_id" text NOT NULL,
+		"user_id" text NOT NULL,
+		"access_token" text,
+		"refresh_token" text,
+		"id_token" text,
+		"access_token_expires_at" `+timeType+`,
+		"refresh_token_expires_at" `+timeType+`,
+		"scope" text,
+		"password" text,
+		"created_at" `+timeType+` DEFAULT CURRENT_TIMESTAMP NOT NULL,
+		"updated_at" `+timeType+` NOT NULL
+	)`)
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	for _, r := range rows {
+		e.Exec(t, `INSERT INTO {t} (id, account_id, provider_id, user_id, access_token, refresh_token, id_token,
+			scope, password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'openid', $8,
+			'2024-05-01T12:00:00.000Z', '2024-05-01T12:00:00.000Z')`,
+			r.ID, r.AccountID, r.ProviderID, r.UserID, null(r.AccessToken), null(r.RefreshToken), null(r.IDToken), null(r.Password))
+	}
+	a, ok := e.Backend.(interface{ Adopt(context.Context) error })
+	if !ok {
+		t.Fatalf("avtest: the %s backend has no Adopt", kind)
+	}
+	if err := a.Adopt(context.Background()); err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	return e
+}
+
+// open returns an Env of the given kind whose table is not created yet.
+func open(t testing.TB, kind string) *Env {
+	t.Helper()
 	switch kind {
 	case "sqlite":
 		path := filepath.Join(t.TempDir(), "accounts.db")
@@ -65,9 +135,6 @@ func New(t testing.TB, kind string) *Env {
 				t.Errorf("closing sqlite backend: %v", err)
 			}
 		})
-		if err := b.Migrate(ctx); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
 		db, err := sql.Open("sqlite", path)
 		if err != nil {
 			t.Fatalf("opening raw sqlite handle: %v", err)
@@ -75,6 +142,7 @@ func New(t testing.TB, kind string) *Env {
 		t.Cleanup(func() { db.Close() })
 		return &Env{
 			Name: kind, Backend: b, Table: b.Table(), DBFile: path,
+			migrate: b.Migrate,
 			reopen: func(t testing.TB) accountvault.Backend {
 				b2, err := sqlite.Open(path)
 				if err != nil {
@@ -105,11 +173,9 @@ func New(t testing.TB, kind string) *Env {
 		if err != nil {
 			t.Fatalf("postgres.New: %v", err)
 		}
-		if err := b.Migrate(ctx); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
 		return &Env{
 			Name: kind, Backend: b, Table: table,
+			migrate: b.Migrate,
 			reopen: func(t testing.TB) accountvault.Backend {
 				b2, err := postgres.New(pgtest.Pool(t), postgres.WithTable(table))
 				if err != nil {

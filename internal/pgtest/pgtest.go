@@ -62,7 +62,8 @@ func Pool(t testing.TB) *pgxpool.Pool {
 }
 
 // Table returns a table name no other test uses, and arranges for the
-// table, and its row in accountvault_schema, to be dropped when t ends.
+// table, and its rows in accountvault_schema and accountvault_meta, to be
+// dropped when t ends.
 // The name is "avtest_" and 16 random hex digits.
 func Table(t testing.TB) string {
 	t.Helper()
@@ -83,24 +84,31 @@ func Table(t testing.TB) string {
 }
 
 // Drop drops table (in schema, or on the search path if schema is empty)
-// and deletes its row in that schema's accountvault_schema, if any.
+// and deletes its rows in that schema's accountvault_schema and
+// accountvault_meta, if they exist.
 func Drop(ctx context.Context, pool *pgxpool.Pool, schema, table string) error {
 	qual := pgx.Identifier{table}
-	vt := pgx.Identifier{"accountvault_schema"}
 	if schema != "" {
 		qual = pgx.Identifier{schema, table}
-		vt = pgx.Identifier{schema, "accountvault_schema"}
 	}
 	if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+qual.Sanitize()); err != nil {
 		return err
 	}
-	var exists bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", vt.Sanitize()).Scan(&exists); err != nil {
-		return err
+	for _, own := range []string{"accountvault_schema", "accountvault_meta"} {
+		vt := pgx.Identifier{own}
+		if schema != "" {
+			vt = pgx.Identifier{schema, own}
+		}
+		var exists bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", vt.Sanitize()).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			continue
+		}
+		if _, err := pool.Exec(ctx, "DELETE FROM "+vt.Sanitize()+" WHERE table_name = $1", table); err != nil {
+			return err
+		}
 	}
-	if !exists {
-		return nil
-	}
-	_, err := pool.Exec(ctx, "DELETE FROM "+vt.Sanitize()+" WHERE table_name = $1", table)
-	return err
+	return nil
 }

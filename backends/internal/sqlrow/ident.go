@@ -16,6 +16,20 @@ const DefaultTable = "accounts"
 // brought it to. It is reserved: no accounts table may take its name.
 const SchemaTable = "accountvault_schema"
 
+// MetaTable holds, per accounts table, the named values of
+// accountvault.Metadata. It is reserved like SchemaTable.
+const MetaTable = "accountvault_meta"
+
+// Meta names that the backends themselves write.
+const (
+	// MetaLegacy is set to LegacyOpen by Adopt when it converts a foreign
+	// table: until the store declares legacy sealing finished, the table
+	// may hold legacy plaintext.
+	MetaLegacy = "legacy"
+	// LegacyOpen is MetaLegacy's value.
+	LegacyOpen = "open"
+)
+
 // MaxIdentLen is the longest identifier accepted, Postgres' NAMEDATALEN-1.
 const MaxIdentLen = 63
 
@@ -33,8 +47,8 @@ func CheckIdent(kind, name string) error {
 	if !identRE.MatchString(name) {
 		return fmt.Errorf("%w: %s name %q must match %s", ErrBadIdent, kind, name, identRE)
 	}
-	if strings.EqualFold(name, SchemaTable) {
-		return fmt.Errorf("%w: %s name %q is reserved for the schema version table", ErrBadIdent, kind, name)
+	if strings.EqualFold(name, SchemaTable) || strings.EqualFold(name, MetaTable) {
+		return fmt.Errorf("%w: %s name %q is reserved for accountvault's own tables", ErrBadIdent, kind, name)
 	}
 	return nil
 }

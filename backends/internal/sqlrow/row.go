@@ -1,5 +1,5 @@
 // Package sqlrow holds what the SQL backends share: the column list, the
-// conversion between an accountvault.Account and the values of one row,
+// conversion between an accountvault.SealedRow and the values of one row,
 // table-name validation, and the description of the schema that Migrate
 // checks an adopted table against (Schema, TableError).
 //
@@ -10,17 +10,15 @@
 package sqlrow
 
 import (
+	"strings"
 	"time"
 
 	"github.com/accountvault/accountvault"
 )
 
 // Columns is the column list of every SELECT and RETURNING, in the order of
-// Row.Dest.
-const Columns = "id, user_id, provider_id, account_id, " +
-	"access_token, refresh_token, id_token, " +
-	"access_token_expires_at, refresh_token_expires_at, " +
-	"scope, password, created_at, updated_at"
+// Row.Dest: accountvault.Columns, joined.
+var Columns = strings.Join(accountvault.Columns(), ", ")
 
 // NumColumns is the number of names in Columns.
 const NumColumns = 13
@@ -59,9 +57,9 @@ func (r *Row) Args() []any {
 	}
 }
 
-// FromAccount converts a for writing. A zero CreatedAt or UpdatedAt becomes
+// FromSealed converts a for writing. A zero CreatedAt or UpdatedAt becomes
 // now. a must have passed Validate.
-func FromAccount(a *accountvault.Account, now time.Time) Row {
+func FromSealed(a *accountvault.SealedRow, now time.Time) Row {
 	r := Row{
 		ID:                    a.ID,
 		UserID:                a.UserID,
@@ -73,7 +71,7 @@ func FromAccount(a *accountvault.Account, now time.Time) Row {
 		AccessTokenExpiresAt:  epoch(a.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt: epoch(a.RefreshTokenExpiresAt),
 		Scope:                 NullText(a.Scope),
-		Password:              NullText(a.Password.Reveal()),
+		Password:              NullSecret(a.Password),
 		CreatedAt:             a.CreatedAt.Unix(),
 		UpdatedAt:             a.UpdatedAt.Unix(),
 	}
@@ -86,31 +84,42 @@ func FromAccount(a *accountvault.Account, now time.Time) Row {
 	return r
 }
 
-// Account converts r as read.
-func (r *Row) Account() accountvault.Account {
-	return accountvault.Account{
+// Sealed converts r as read. The row's byte slices become the result's:
+// r must not be reused.
+func (r *Row) Sealed() accountvault.SealedRow {
+	return accountvault.SealedRow{
 		ID:                    r.ID,
 		UserID:                r.UserID,
 		ProviderID:            r.ProviderID,
 		AccountID:             r.AccountID,
-		AccessToken:           accountvault.Secret(r.AccessToken),
-		RefreshToken:          accountvault.Secret(r.RefreshToken),
-		IDToken:               accountvault.Secret(r.IDToken),
+		AccessToken:           Blob(r.AccessToken),
+		RefreshToken:          Blob(r.RefreshToken),
+		IDToken:               Blob(r.IDToken),
 		AccessTokenExpiresAt:  timePtr(r.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt: timePtr(r.RefreshTokenExpiresAt),
 		Scope:                 text(r.Scope),
-		Password:              accountvault.Secret(text(r.Password)),
+		Password:              accountvault.NewSecret(text(r.Password)),
 		CreatedAt:             Time(r.CreatedAt),
 		UpdatedAt:             Time(r.UpdatedAt),
 	}
 }
 
-// Blob returns s as bytes, or nil (NULL) if s is empty.
-func Blob(s accountvault.Secret) []byte {
-	if s == "" {
+// Blob returns b, or nil (NULL) if b is empty.
+func Blob(b []byte) []byte {
+	if len(b) == 0 {
 		return nil
 	}
-	return []byte(s.Reveal())
+	return b
+}
+
+// NullSecret returns a pointer to the text of s, or nil (NULL) if s is
+// empty.
+func NullSecret(s accountvault.Secret) *string {
+	if s.IsZero() {
+		return nil
+	}
+	v := s.Reveal()
+	return &v
 }
 
 // NullText returns a pointer to s, or nil (NULL) if s is empty.

@@ -1,7 +1,8 @@
 package sqlrow
 
 import (
-	"errors"
+	"github.com/accountvault/accountvault"
+
 	"fmt"
 	"strings"
 )
@@ -27,7 +28,7 @@ type Column struct {
 }
 
 // Schema lists the columns of the accounts table in Columns order. A table
-// adopted by Migrate must have every one of them, under these names.
+// adopted by Adopt must have every one of them, under these names.
 var Schema = [NumColumns]Column{
 	{"id", KindText, true},
 	{"user_id", KindText, true},
@@ -44,33 +45,15 @@ var Schema = [NumColumns]Column{
 	{"updated_at", KindTime, true},
 }
 
-// MaxEpochSeconds bounds the integer times Migrate accepts from an adopted
+// MaxEpochSeconds bounds the integer times Adopt accepts from an adopted
 // table, in absolute value: 1e11 seconds is the year 5138, while 1e11
 // milliseconds is March 1973. A larger value is taken for milliseconds,
-// which Migrate refuses to guess about.
+// which Adopt refuses to guess about.
 const MaxEpochSeconds = 100_000_000_000
 
-// ErrIncompatibleTable is wrapped by every *TableError.
-var ErrIncompatibleTable = errors.New("existing table cannot be adopted")
-
-// TableError reports why Migrate cannot bring an existing table to the
-// accountvault schema. Migrate changed nothing. The message names the
-// table, the column and the reason, and at most the id of one offending
-// row: never a token, password hash or other stored value.
-type TableError struct {
-	Table  string
-	Column string // empty if the table as a whole is at fault
-	Reason string
-}
-
-func (e *TableError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("%v: table %q %s", ErrIncompatibleTable, e.Table, e.Reason)
-	}
-	return fmt.Sprintf("%v: table %q column %s %s", ErrIncompatibleTable, e.Table, e.Column, e.Reason)
-}
-
-func (e *TableError) Unwrap() error { return ErrIncompatibleTable }
+// TableError is the root package's error type; the backends return it for
+// every table they cannot use or adopt.
+type TableError = accountvault.TableError
 
 // MissingColumn returns the *TableError for a required column that the
 // table lacks. has reports whether the table has a column of a given name;

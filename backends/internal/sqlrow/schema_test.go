@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/accountvault/accountvault"
 )
 
 func TestSchemaMatchesColumns(t *testing.T) {
@@ -13,6 +15,9 @@ func TestSchemaMatchesColumns(t *testing.T) {
 	}
 	if got := strings.Join(names, ", "); got != strings.Join(strings.Fields(strings.ReplaceAll(Columns, ",", " ")), ", ") {
 		t.Errorf("Schema lists %s, Columns %s", got, Columns)
+	}
+	if len(accountvault.Columns()) != NumColumns {
+		t.Errorf("NumColumns is %d, accountvault.Columns has %d", NumColumns, len(accountvault.Columns()))
 	}
 }
 
@@ -30,7 +35,7 @@ func TestTableError(t *testing.T) {
 	has := func(n string) bool { return n == "userId" }
 	err := error(MissingColumn("account", "user_id", has))
 	var te *TableError
-	if !errors.Is(err, ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != "user_id" || te.Table != "account" {
+	if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != "user_id" || te.Table != "account" {
 		t.Fatalf("MissingColumn: %v", err)
 	}
 	if !strings.Contains(err.Error(), `"userId"`) || !strings.Contains(err.Error(), "camelCase") {
@@ -40,7 +45,7 @@ func TestTableError(t *testing.T) {
 		t.Errorf("camelCase hint without a camelCase column: %v", err)
 	}
 	whole := &TableError{Table: "t", Reason: "is a view"}
-	if whole.Error() != ErrIncompatibleTable.Error()+`: table "t" is a view` {
+	if whole.Error() != `existing table is not compatible: table "t" is a view` || !errors.Is(whole, accountvault.ErrIncompatibleTable) {
 		t.Errorf("message %q", whole.Error())
 	}
 }

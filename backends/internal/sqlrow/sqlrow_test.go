@@ -1,8 +1,11 @@
 package sqlrow
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +16,11 @@ import (
 func TestWrapAddsContextError(t *testing.T) {
 	driverErr := errors.New("interrupted (9)")
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := Wrap(ctx, "sqlite", "List", driverErr); !errors.Is(err, driverErr) || errors.Is(err, context.Canceled) {
+	if err := Wrap(ctx, "sqlite", "List", driverErr, nil); !errors.Is(err, driverErr) || errors.Is(err, context.Canceled) {
 		t.Errorf("live context: %v", err)
 	}
 	cancel()
-	err := Wrap(ctx, "sqlite", "List", driverErr)
+	err := Wrap(ctx, "sqlite", "List", driverErr, nil)
 	if !errors.Is(err, driverErr) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context, driver error without it: %v", err)
 	}
@@ -25,13 +28,13 @@ func TestWrapAddsContextError(t *testing.T) {
 		t.Errorf("message %q lacks the backend and operation", err)
 	}
 	// Not added twice.
-	err = Wrap(ctx, "sqlite", "List", context.Canceled)
+	err = Wrap(ctx, "sqlite", "List", context.Canceled, nil)
 	if strings.Count(err.Error(), "context canceled") != 1 {
 		t.Errorf("context error repeated: %q", err)
 	}
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer dcancel()
-	if err := Wrap(dctx, "postgres", "Upsert", driverErr); !errors.Is(err, context.DeadlineExceeded) {
+	if err := Wrap(dctx, "postgres", "Upsert", driverErr, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("expired deadline: %v", err)
 	}
 }
@@ -82,18 +85,18 @@ func TestStorable(t *testing.T) {
 
 func TestRowRoundTrip(t *testing.T) {
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 600, time.FixedZone("X", 3600))
-	a := accountvault.Account{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a",
-		AccessToken: "\x00\xff", AccessTokenExpiresAt: &exp, Password: "h"}
+	a := accountvault.SealedRow{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a",
+		AccessToken: []byte("\x00\xff"), IDToken: []byte{}, AccessTokenExpiresAt: &exp, Password: accountvault.NewSecret("h")}
 	now := time.Unix(1700000000, 500)
-	r := FromAccount(&a, now)
+	r := FromSealed(&a, now)
 	if r.RefreshToken != nil || r.IDToken != nil || r.Scope != nil || r.RefreshTokenExpiresAt != nil {
 		t.Error("empty values are not NULL")
 	}
 	if r.CreatedAt != 1700000000 || r.UpdatedAt != 1700000000 {
 		t.Errorf("zero times not now: %d %d", r.CreatedAt, r.UpdatedAt)
 	}
-	got := r.Account()
-	if got.AccessToken != a.AccessToken || got.Password != a.Password || got.RefreshToken != "" || got.Scope != "" {
+	got := r.Sealed()
+	if !bytes.Equal(got.AccessToken, a.AccessToken) || !got.Password.Equal(a.Password) || got.RefreshToken != nil || got.IDToken != nil || got.Scope != "" {
 		t.Error("values changed in the round trip")
 	}
 	if !got.AccessTokenExpiresAt.Equal(exp.Truncate(time.Second)) || got.AccessTokenExpiresAt.Location() != time.UTC {
@@ -102,10 +105,65 @@ func TestRowRoundTrip(t *testing.T) {
 	if len(r.Dest()) != NumColumns || len(r.Args()) != NumColumns || strings.Count(Columns, ",")+1 != NumColumns {
 		t.Error("column count mismatch")
 	}
+	// Read back: an empty BLOB is nil, as NULL is.
+	back := Row{AccessToken: []byte{}, Password: new(string)}
+	if s := back.Sealed(); s.AccessToken != nil || !s.Password.IsZero() {
+		t.Error("an empty token or password read back is not empty")
+	}
+}
+
+// TestSwapArgs checks the order of the arguments every dialect's
+// StmtCompareAndSwap relies on.
+func TestSwapArgs(t *testing.T) {
+	e1, e2 := time.Unix(100, 0), time.Unix(200, 0)
+	old := accountvault.SealedRow{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a",
+		AccessToken: []byte("o1"), RefreshToken: []byte{}, IDToken: []byte("o3"), Password: accountvault.NewSecret("oldpw")}
+	n := old
+	n.AccessToken, n.RefreshToken, n.IDToken = []byte("n1"), []byte("n2"), nil
+	n.AccessTokenExpiresAt, n.RefreshTokenExpiresAt, n.Scope, n.Password = &e1, &e2, "scope", accountvault.Secret{}
+	n.UpdatedAt = time.Unix(300, 0)
+	args := SwapArgs(&old, &n, time.Unix(999, 0))
+	if len(args) != 16 {
+		t.Fatalf("%d arguments, want 16", len(args))
+	}
+	str := func(v any) string {
+		switch v := v.(type) {
+		case []byte:
+			if v == nil {
+				return "NULL"
+			}
+			return "b:" + string(v)
+		case *string:
+			if v == nil {
+				return "NULL"
+			}
+			return "s:" + *v
+		case *int64:
+			if v == nil {
+				return "NULL"
+			}
+			return fmt.Sprint("i:", *v)
+		default:
+			return fmt.Sprint(v)
+		}
+	}
+	var got []string
+	for _, a := range args {
+		got = append(got, str(a))
+	}
+	want := []string{"b:n1", "b:n2", "NULL", "i:100", "i:200", "s:scope", "NULL", "300",
+		"i", "u", "p", "a", "b:o1", "NULL", "b:o3", "oldpw"}
+	if !slices.Equal(got, want) {
+		t.Errorf("SwapArgs:\n\t%q\nwant\n\t%q", got, want)
+	}
+	n.UpdatedAt = time.Time{}
+	if args := SwapArgs(&old, &n, time.Unix(999, 0)); args[7] != int64(999) {
+		t.Errorf("zero UpdatedAt: updated_at %v, want now", args[7])
+	}
 }
 
 func TestCheckSwap(t *testing.T) {
-	old := accountvault.Account{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a"}
+	old := accountvault.SealedRow{ID: "i", UserID: "u", ProviderID: "p", AccountID: "a"}
 	if err := CheckSwap(&old, &old); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Admin is the operator's side of a [Store]: the work that walks or checks
+// the whole table, and that an auth server's request path never needs.
+// Rewrap moves data keys to the primary key after a rotation; Check opens
+// every value and counts them per key, the evidence that an old key can be
+// retired; CheckRetire answers whether one may be; EncryptLegacy seals the
+// plaintext tokens of an adopted table; CheckKeyring and CheckKeys verify
+// a keyring against the table before anything is written; and
+// WatchKeyringFile keeps the store's keyring in step with a file.
+//
+// An Admin uses its Store's keys and table, and reloads through it. It is
+// safe for concurrent use.
+type Admin struct {
+	s *Store
+}
+
+// NewAdmin returns the operator's side of s.
+func NewAdmin(s *Store) *Admin { return &Admin{s: s} }
+
+// Store returns the Store a is the operator's side of.
+func (a *Admin) Store() *Store { return a.s }
+
+// PrimaryKeyID returns the id of the key-encryption key that new writes use.
+func (a *Admin) PrimaryKeyID() uint32 { return a.s.keys.Load().PrimaryID() }
+
+// KeyIDs returns the ids of the keys the store can open values with.
+func (a *Admin) KeyIDs() []uint32 { return a.s.keys.Load().KeyIDs() }
+
+// CheckKeyring checks that the store's current keys open the table's data
+// (see the store's first-use check), now, and records the result: it
+// returns an error wrapping [ErrWrongKeyring] and the cause if they do
+// not, and [ErrLegacyClosed] for a legacy-read store on a table that is not
+// being adopted.
+func (a *Admin) CheckKeyring(ctx context.Context) error {
+	s := a.s
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	kv := s.keys.Load()
+	if err := s.verify(ctx, kv); err != nil {
+		return err
+	}
+	s.verified.Store(kv)
+	return nil
+}
+
+// MissingKeysError lists the keys that stored values name but the store's
+// keys do not hold enabled, with how many values name each.
+type MissingKeysError struct {
+	Missing  map[uint32]int // not held at all
+	Disabled map[uint32]int // held, but disabled
+}
+
+func (e *MissingKeysError) Error() string {
+	var parts []string
+	for _, id := range sortedKeys(e.Missing) {
+		parts = append(parts, fmt.Sprintf("key %d (used by %d values) is not in the keyring", id, e.Missing[id]))
+	}
+	for _, id := range sortedKeys(e.Disabled) {
+		parts = append(parts, fmt.Sprintf("key %d (used by %d values) is disabled in the keyring", id, e.Disabled[id]))
+	}
+	return "store: " + strings.Join(parts, "; ")
+}
+
+func (e *MissingKeysError) Is(target error) bool { return target == ErrMissingKeys }
+
+// CheckKeys counts the values per key (as [Admin.KeyUsage]) and returns an
+// error wrapping [ErrMissingKeys] if a key they name is missing from the
+// store's keys or disabled there. Key id 0 counts malformed values, which
+// no key opens: those are Check's and Rewrap's to report, row by row. It
+// returns the usage and the number of rows seen either way.
+func (a *Admin) CheckKeys(ctx context.Context, opts WalkOptions) (usage map[uint32]int, rows int, err error) {
+	usage, rows, err = a.keyUsage(ctx, opts)
+	if err != nil {
+		return usage, rows, err
+	}
+	kv := a.s.keys.Load()
+	enabled := map[uint32]bool{}
+	for _, id := range kv.KeyIDs() {
+		enabled[id] = true
+	}
+	e := &MissingKeysError{Missing: map[uint32]int{}, Disabled: map[uint32]int{}}
+	for id, n := range usage {
+		if id == 0 || n == 0 || enabled[id] {
+			continue
+		}
+		if _, known := kv.Status(id); known {
+			e.Disabled[id] = n
+		} else {
+			e.Missing[id] = n
+		}
+	}
+	if len(e.Missing)+len(e.Disabled) > 0 {
+		return usage, rows, e
+	}
+	return usage, rows, nil
+}
+
+func sortedKeys[V any](m map[uint32]V) []uint32 {
+	ids := make([]uint32, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
