@@ -50,8 +50,9 @@
 // Open opens it or fails with [ErrBetterAuthDecrypt], whatever follows
 // the prefix. A value without the prefix has the shape of a bare value
 // when it is an even number of hexadecimal digits (either case, as
-// better-auth's reader accepts) decoding to 41 to 24+[MaxPlaintext]+16
-// bytes; anything else is [ErrNotBetterAuth] and is never decrypted.
+// better-auth's reader accepts) that decode to at least 41 bytes and at
+// most [MaxPlaintext] + 40; anything else is [ErrNotBetterAuth] and is
+// never decrypted.
 //
 // The shape is not evidence: real tokens can be hex (a provider may issue
 // 64 random bytes as 128 hex digits), and such a token has the shape of a
@@ -62,9 +63,9 @@
 // be hex; nothing in the value tells the two apart, so Open reports
 // [ErrBetterAuthDecrypt] for both, and the decision belongs to the
 // operator. (A caller can weigh that other values of the same table open
-// under the same secret.) The probability that a value not sealed under a
-// configured key opens is that of forging a Poly1305 tag, at most 2^-100
-// or so per value.
+// under the same secret.) A value not sealed under the key Open tries
+// opens only by matching a Poly1305 tag: a chance below 2^-90 per value,
+// even at MaxPlaintext (8·⌈L/16⌉/2^106 for L bytes).
 //
 // # What it does not do
 //

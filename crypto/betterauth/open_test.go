@@ -604,3 +604,33 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentOpen: one Secrets opens values from many goroutines (run
+// with -race).
+func TestConcurrentOpen(t *testing.T) {
+	f := versionedFixture(t)
+	s := mustParse(t, f.Env.Secrets, f.Env.Secret)
+	var toks []*betterauthtest.Token
+	for _, list := range encrypted(f) {
+		toks = append(toks, list...)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				tok := toks[(g+i)%len(toks)]
+				got, err := s.Open([]byte(tok.Stored))
+				if err != nil || string(got) != tok.Plaintext {
+					errs <- fmt.Errorf("goroutine %d: a value does not open to its token: %v", g, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
