@@ -37,7 +37,8 @@ type options struct {
 }
 
 // WithTimeout bounds every KMS call (retries included) to d; d <= 0 means
-// no bound other than the context's. The default is [DefaultTimeout].
+// no bound other than the context's (and, for hcvault:// keys, the Vault
+// client's own default of 60 s). The default is [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) { o.timeout = d }
 }
