@@ -405,3 +405,44 @@ func cleartextKeyset(t testing.TB, k *keyring.Keyring) []byte {
 	}
 	return b
 }
+
+// TestAWSKeyringSizeLimit: AWS KMS encrypts at most 4096 bytes, a keyring of
+// 40 keys; saving a 41st is refused before any request, with ErrTooLarge,
+// and the file keeps the 40-key keyring.
+func TestAWSKeyringSizeLimit(t *testing.T) {
+	rt := new(countingTransport)
+	a, _ := awsKey(t, rt)
+	path := filepath.Join(t.TempDir(), "keyring.json")
+	kr, err := keyring.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(kr.Keys()) < 40 {
+		if _, err := kr.Stage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kr.SaveFile(path, a); err != nil {
+		t.Fatalf("SaveFile of 40 keys: %v", err)
+	}
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Stage(); err != nil {
+		t.Fatal(err)
+	}
+	requests := rt.n.Load()
+	if err := kr.SaveFile(path, a); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("SaveFile of 41 keys: %v; want ErrTooLarge", err)
+	}
+	if n := rt.n.Load() - requests; n != 0 {
+		t.Errorf("the refused save made %d requests", n)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, saved) {
+		t.Errorf("the refused save changed the file (read error %v)", err)
+	}
+	if k, err := keyring.LoadFile(path, a); err != nil || len(k.Keys()) != 40 {
+		t.Errorf("LoadFile after the refused save: %v", err)
+	}
+}

@@ -34,6 +34,10 @@ func withhold(err error, secrets ...[]byte) error {
 // a server echoing a request's plaintext whole or truncated, and a JSON
 // encoder mangling its non-ASCII bytes (the ASCII runs survive), not a
 // deliberate disguise. An empty secret is never quoted.
+//
+// It indexes the windows of msg, which is short, and looks each window of
+// the encodings up: memory in the length of msg, time in the length of the
+// secret.
 func quotes(msg string, secret []byte) bool {
 	if len(secret) == 0 || msg == "" {
 		return false
@@ -45,6 +49,7 @@ func quotes(msg string, secret []byte) bool {
 		hex.EncodeToString(secret),
 		strings.ToUpper(hex.EncodeToString(secret)),
 	}
+	var windows map[string]struct{}
 	for _, e := range encs {
 		e = strings.TrimRight(e, "=")
 		if len(e) <= window {
@@ -56,12 +61,14 @@ func quotes(msg string, secret []byte) bool {
 		if len(msg) < window {
 			continue
 		}
-		pieces := make(map[string]struct{}, len(e)-window+1)
-		for i := 0; i+window <= len(e); i++ {
-			pieces[e[i:i+window]] = struct{}{}
+		if windows == nil {
+			windows = make(map[string]struct{}, len(msg)-window+1)
+			for i := 0; i+window <= len(msg); i++ {
+				windows[msg[i:i+window]] = struct{}{}
+			}
 		}
-		for i := 0; i+window <= len(msg); i++ {
-			if _, ok := pieces[msg[i:i+window]]; ok {
+		for i := 0; i+window <= len(e); i++ {
+			if _, ok := windows[e[i:i+window]]; ok {
 				return true
 			}
 		}
