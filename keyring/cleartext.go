@@ -11,8 +11,8 @@ import (
 // [Keyring.Save] otherwise.
 //
 // The file has the format of Save with "cleartext_keyset" (base64 of the
-// serialized Tink keyset) in place of "keyset"; the metadata is not
-// authenticated. [Load] refuses it.
+// serialized Tink keyset) in place of "keyset"; the metadata (generation
+// included) is not authenticated. [Load] refuses it.
 func InsecureSaveCleartext(w io.Writer, k *Keyring) error {
 	if k == nil || k.handle == nil {
 		return ErrEmptyKeyring
@@ -22,11 +22,9 @@ func InsecureSaveCleartext(w io.Writer, k *Keyring) error {
 		return err
 	}
 	defer clear(pt)
-	data, err := encodeFile(&fileV1{
-		Version:         formatVersion,
-		CleartextKeyset: b64(pt),
-		Keys:            fileKeys(k.keys),
-	})
+	f := fileOf(k)
+	f.CleartextKeyset = b64(pt)
+	data, err := encodeFile(f)
 	if err != nil {
 		return err
 	}
@@ -47,7 +45,7 @@ func InsecureLoadCleartext(r io.Reader) (*Keyring, error) {
 		return nil, err
 	}
 	defer clear(data)
-	f, keys, err := parseFile(data)
+	f, md, err := parseFile(data)
 	if err != nil {
 		return nil, err
 	}
@@ -62,5 +60,5 @@ func InsecureLoadCleartext(r io.Reader) (*Keyring, error) {
 		return nil, err
 	}
 	defer clear(pt)
-	return parseKeyset(pt, keys)
+	return parseKeyset(pt, md)
 }

@@ -50,4 +50,17 @@ var (
 	// ErrInvalidMasterKey: a master key string is not the standard, padded
 	// base64 encoding of exactly [MasterKeySize] bytes.
 	ErrInvalidMasterKey = errors.New("keyring: invalid master key")
+
+	// ErrRollback: [CheckSuccessor] refused a keyring as the successor of
+	// the one in use: it is older, or it drops the primary key in use, or
+	// it brings back a key the one in use has disabled or deleted. The
+	// error is a *[RollbackError] naming the generations and the key.
+	ErrRollback = errors.New("keyring: keyring refused as the successor of the one in use")
+
+	// ErrChangedMeanwhile: [EditFile] or [RemasterFile] refused to replace
+	// a keyring file that was replaced after it read it (by a writer that
+	// does not take the file's lock), or [Keyring.SaveFile] found the file
+	// locked by an edit in progress. Nothing was written: load the file
+	// again and redo the edit.
+	ErrChangedMeanwhile = errors.New("keyring file changed meanwhile: run again")
 )

@@ -22,27 +22,38 @@ var update = flag.Bool("update", false, "rewrite the files under testdata/ (gold
 
 // The committed test vectors, all under testMasterKey:
 //
-//	testdata/keyring-v1.json            a keyring with a key in every status
-//	testdata/keyring-v1-cleartext.json  the same keyring, cleartext
-//	testdata/keyring-v1-vectors.json    its expected metadata, and wrapped keys
-//	testdata/fail-*.json                files Load must refuse; goldenFailures
-//	                                    says with which error
+//	testdata/keyring-v2.json            a keyring with a key in every status
+//	                                    and a deleted key, in the format Save
+//	                                    writes (version 2)
+//	testdata/keyring-v2-cleartext.json  the same keyring, cleartext
+//	testdata/keyring-v2-vectors.json    its expected metadata, and wrapped keys
+//	testdata/fail-v2-*.json             version 2 files Load must refuse
+//	testdata/keyring-v1*.json           the same for version 1, frozen: the
+//	testdata/fail-*.json                files this package wrote before
+//	                                    generations; -update never rewrites
+//	                                    them (nothing writes version 1 now)
 //
-// A change of this package that breaks loading them breaks compatibility
+// goldenFailures says with which error each fail-*.json must be refused. A
+// change of this package that breaks loading them breaks compatibility
 // with keyrings in use.
-const (
-	goldenKeyring   = "testdata/keyring-v1.json"
-	goldenCleartext = "testdata/keyring-v1-cleartext.json"
-	goldenVectors   = "testdata/keyring-v1-vectors.json"
-)
+type goldenSet struct {
+	keyring, cleartext, vectors string
+	version                     int
+}
+
+var goldenSets = []goldenSet{
+	{"testdata/keyring-v1.json", "testdata/keyring-v1-cleartext.json", "testdata/keyring-v1-vectors.json", 1},
+	{"testdata/keyring-v2.json", "testdata/keyring-v2-cleartext.json", "testdata/keyring-v2-vectors.json", 2},
+}
 
 var goldenFailures = map[string]error{
+	// Version 1 (frozen).
 	"fail-status-staged-to-decrypt-only.json":  ErrWrongMasterKey,
 	"fail-created-edited.json":                 ErrWrongMasterKey,
 	"fail-key-removed-from-metadata.json":      ErrWrongMasterKey,
 	"fail-keyset-byte-flipped.json":            ErrWrongMasterKey,
 	"fail-truncated.json":                      ErrKeyringCorrupt,
-	"fail-version-2.json":                      ErrKeyringCorrupt,
+	"fail-version-2.json":                      ErrKeyringCorrupt, // version 2 without a generation
 	"fail-unknown-field.json":                  ErrKeyringCorrupt,
 	"fail-two-primaries.json":                  ErrKeyringCorrupt,
 	"fail-raw-key.json":                        ErrKeyringCorrupt,
@@ -51,6 +62,27 @@ var goldenFailures = map[string]error{
 	"fail-empty-keyset.json":                   ErrEmptyKeyring,
 	"fail-empty-keys.json":                     ErrEmptyKeyring,
 	"fail-cleartext.json":                      ErrKeyringCorrupt,
+
+	// Version 2: the generation, each key's generation and the deleted
+	// ids are authenticated like the rest of the metadata.
+	"fail-v2-status-staged-to-decrypt-only.json": ErrWrongMasterKey,
+	"fail-v2-created-edited.json":                ErrWrongMasterKey,
+	"fail-v2-keyset-byte-flipped.json":           ErrWrongMasterKey,
+	"fail-v2-generation-lowered.json":            ErrWrongMasterKey,
+	"fail-v2-generation-raised.json":             ErrWrongMasterKey,
+	"fail-v2-since-edited.json":                  ErrWrongMasterKey,
+	"fail-v2-deleted-removed.json":               ErrWrongMasterKey,
+	"fail-v2-deleted-added.json":                 ErrWrongMasterKey,
+	"fail-v2-relabelled-v1.json":                 ErrWrongMasterKey, // generations stripped: a downgrade
+	"fail-v2-from-v1-relabelled.json":            ErrWrongMasterKey, // a version 1 file given generation 0
+	"fail-v2-no-generation.json":                 ErrKeyringCorrupt,
+	"fail-v2-key-without-since.json":             ErrKeyringCorrupt,
+	"fail-v2-since-after-generation.json":        ErrKeyringCorrupt,
+	"fail-v2-deleted-unsorted.json":              ErrKeyringCorrupt,
+	"fail-v2-deleted-also-a-key.json":            ErrKeyringCorrupt,
+	"fail-v2-version-3.json":                     ErrKeyringCorrupt,
+	"fail-v2-raw-key.json":                       ErrKeyringCorrupt,
+	"fail-v2-cleartext.json":                     ErrKeyringCorrupt,
 }
 
 type goldenWrap struct {
@@ -63,43 +95,76 @@ type goldenWrap struct {
 }
 
 type goldenFile struct {
-	Keys  []fileKey    `json:"keys"`
-	Wraps []goldenWrap `json:"wraps"`
+	Generation *uint64      `json:"generation,omitempty"` // absent in version 1: 0
+	Keys       []fileKey    `json:"keys"`
+	Deleted    []uint32     `json:"deleted,omitempty"`
+	Wraps      []goldenWrap `json:"wraps"`
 }
 
 func TestGoldenFiles(t *testing.T) {
 	if *update {
 		writeGolden(t)
 	}
-	m := testMaster(t)
-	k, err := LoadFile(goldenKeyring, m, AllowInsecurePermissions()) // git does not keep 0600
-	if err != nil {
-		t.Fatalf("Load %s: %v", goldenKeyring, err)
+	for _, set := range goldenSets {
+		t.Run(filepath.Base(set.keyring), func(t *testing.T) { checkGoldenSet(t, set) })
 	}
-	data, err := os.ReadFile(goldenCleartext)
+
+	m := testMaster(t)
+	files, err := filepath.Glob("testdata/fail-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(goldenFailures) {
+		t.Errorf("%d fail-*.json files, %d in goldenFailures", len(files), len(goldenFailures))
+	}
+	for _, path := range files {
+		target, ok := goldenFailures[filepath.Base(path)]
+		if !ok {
+			t.Errorf("%s: not in goldenFailures", path)
+			continue
+		}
+		_, err := LoadFile(path, m, AllowInsecurePermissions())
+		wantErr(t, path, err, target)
+	}
+}
+
+func checkGoldenSet(t *testing.T, set goldenSet) {
+	m := testMaster(t)
+	k, err := LoadFile(set.keyring, m, AllowInsecurePermissions()) // git does not keep 0600
+	if err != nil {
+		t.Fatalf("Load %s: %v", set.keyring, err)
+	}
+	data, err := os.ReadFile(set.cleartext)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kc, err := InsecureLoadCleartext(bytes.NewReader(data))
 	if err != nil {
-		t.Fatalf("InsecureLoadCleartext %s: %v", goldenCleartext, err)
+		t.Fatalf("InsecureLoadCleartext %s: %v", set.cleartext, err)
 	}
 	sameKeyring(t, k, kc)
 
 	var g goldenFile
-	data, err = os.ReadFile(goldenVectors)
+	data, err = os.ReadFile(set.vectors)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatal(err)
 	}
-	want, err := checkKeys(g.Keys)
+	var generation uint64
+	if g.Generation != nil {
+		generation = *g.Generation
+	}
+	want, err := checkKeys(g.Keys, set.version, generation)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := k.Keys(); !slices.Equal(got, want) {
 		t.Fatalf("golden keyring keys:\n got %v\nwant %v", got, want)
+	}
+	if k.Generation() != generation || !slices.Equal(k.DeletedKeys(), g.Deleted) {
+		t.Fatalf("golden keyring: generation %d, deleted %v; want %d, %v", k.Generation(), k.DeletedKeys(), generation, g.Deleted)
 	}
 	s := mustKEK(t, k)
 	for _, w := range g.Wraps {
@@ -126,25 +191,21 @@ func TestGoldenFiles(t *testing.T) {
 		}
 	}
 
-	files, err := filepath.Glob("testdata/fail-*.json")
+	// A saved keyring is in the current version, whatever it was loaded
+	// from, and loads back the same.
+	saved := mustSave(t, k, m)
+	if !bytes.HasPrefix(saved, []byte("{\n  \"version\": 2,\n  \"generation\": ")) {
+		t.Fatalf("Save of a keyring loaded from %s does not write version 2:\n%.60s", set.keyring, saved)
+	}
+	back, err := Load(bytes.NewReader(saved), m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != len(goldenFailures) {
-		t.Errorf("%d fail-*.json files, %d in goldenFailures", len(files), len(goldenFailures))
-	}
-	for _, path := range files {
-		target, ok := goldenFailures[filepath.Base(path)]
-		if !ok {
-			t.Errorf("%s: not in goldenFailures", path)
-			continue
-		}
-		_, err := LoadFile(path, m, AllowInsecurePermissions())
-		wantErr(t, path, err, target)
-	}
+	sameKeyring(t, k, back)
 }
 
-// writeGolden regenerates testdata/ under -update.
+// writeGolden regenerates the version 2 files of testdata/ and the fuzz
+// seed corpora under -update. The version 1 files are frozen.
 func writeGolden(t *testing.T) {
 	m := testMaster(t)
 	dek := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -156,6 +217,16 @@ func writeGolden(t *testing.T) {
 		}
 		wraps = append(wraps, goldenWrap{Comment: comment, KeyID: id, AD: ad, Wrapped: b64(w), DEK: b64(d), Want: "ok"})
 		return id, w
+	}
+	// wrapGone wraps under key id of a clone in which id is primary, and
+	// records that the keyring cannot unwrap it.
+	wrapGone := func(k *Keyring, id uint32, comment string, d []byte, ad string) {
+		c := k.Clone()
+		if err := c.Promote(id); err != nil {
+			t.Fatal(err)
+		}
+		_, w := wrap(mustKEK(t, c), "", d, ad)
+		wraps[len(wraps)-1] = goldenWrap{Comment: comment, KeyID: id, AD: ad, Wrapped: b64(w), Want: "unknown-key"}
 	}
 
 	k := mustGenerate(t)
@@ -181,13 +252,21 @@ func writeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c = k.Clone()
-	if err := c.Promote(disabled); err != nil {
+	wrapGone(k, disabled, "wrapped by a key since disabled", dek(4), "v1|accounts|access_token|apple|4|user-4")
+	if err := k.Disable(disabled); err != nil {
 		t.Fatal(err)
 	}
-	_, w = wrap(mustKEK(t, c), "", dek(4), "v1|accounts|access_token|apple|4|user-4")
-	wraps[len(wraps)-1] = goldenWrap{Comment: "wrapped by a key since disabled", KeyID: disabled, AD: "v1|accounts|access_token|apple|4|user-4", Wrapped: b64(w), Want: "unknown-key"}
-	if err := k.Disable(disabled); err != nil {
+	deleted, err := k.Stage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapGone(k, deleted, "wrapped by a key since deleted", dek(5), "v1|accounts|access_token|apple|5|user-5")
+	if err := k.Disable(deleted); err != nil {
+		t.Fatal(err)
+	}
+	// The last edit is a deletion, which gives no key the last
+	// generation: fail-v2-generation-lowered stays consistent.
+	if err := k.Delete(deleted); err != nil {
 		t.Fatal(err)
 	}
 	wraps = append(wraps, goldenWrap{Comment: "a key id the keyring never held", KeyID: id ^ 0xffffffff, AD: "x", Wrapped: b64(w), Want: "unknown-key"})
@@ -197,30 +276,17 @@ func writeGolden(t *testing.T) {
 	if err := InsecureSaveCleartext(&cleartext, k); err != nil {
 		t.Fatal(err)
 	}
-	vectors, err := json.MarshalIndent(goldenFile{Keys: fileKeys(k.keys), Wraps: wraps}, "", "  ")
+	gen := k.Generation()
+	vectors, err := json.MarshalIndent(goldenFile{Generation: &gen, Keys: fileKeys(k.keys), Deleted: k.deleted, Wraps: wraps}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	index := func(f *fileV1, st Status) int {
+	index := func(f *fileJSON, st Status) int {
 		return slices.IndexFunc(f.Keys, func(fk fileKey) bool { return fk.Status == st })
 	}
-	ks := insecurecleartextkeyset.KeysetMaterial(k.handle)
-	oneKey := func(tmpl *tinkpb.KeyTemplate) []byte {
-		kks, id := keysetOf(t, tmpl)
-		return sealFile(t, m, kks, []KeyInfo{{ID: id, Status: Primary, Created: k.keys[0].Created}})
-	}
-	disagree := slices.Clone(k.keys)
-	for i := range disagree {
-		if disagree[i].Status == Disabled {
-			disagree[i].Status = DecryptOnly
-		}
-	}
-	var gf fileV1
-	if err := json.Unmarshal(good, &gf); err != nil {
-		t.Fatal(err)
-	}
-	flipped := editFile(t, good, func(f *fileV1) {
+	u64 := func(v uint64) *uint64 { return &v }
+	flipped := editFile(t, good, func(f *fileJSON) {
 		raw, err := decodeBase64("keyset", f.Keyset)
 		if err != nil {
 			t.Fatal(err)
@@ -228,23 +294,47 @@ func writeGolden(t *testing.T) {
 		raw[len(raw)/2] ^= 1
 		f.Keyset = b64(raw)
 	})
+	v1, err := os.ReadFile("testdata/keyring-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kks, kid := keysetOf(t, aead.AES256GCMNoPrefixKeyTemplate())
 	fails := map[string][]byte{
-		"fail-status-staged-to-decrypt-only.json": editFile(t, good, func(f *fileV1) { f.Keys[index(f, Staged)].Status = DecryptOnly }),
-		"fail-created-edited.json":                editFile(t, good, func(f *fileV1) { f.Keys[0].Created = f.Keys[0].Created.AddDate(-1, 0, 0) }),
-		"fail-key-removed-from-metadata.json": editFile(t, good, func(f *fileV1) {
-			f.Keys = slices.Delete(f.Keys, index(f, Disabled), index(f, Disabled)+1)
+		"fail-v2-status-staged-to-decrypt-only.json": editFile(t, good, func(f *fileJSON) { f.Keys[index(f, Staged)].Status = DecryptOnly }),
+		"fail-v2-created-edited.json":                editFile(t, good, func(f *fileJSON) { f.Keys[0].Created = f.Keys[0].Created.AddDate(-1, 0, 0) }),
+		"fail-v2-keyset-byte-flipped.json":           flipped,
+		"fail-v2-generation-lowered.json":            editFile(t, good, func(f *fileJSON) { *f.Generation-- }),
+		"fail-v2-generation-raised.json":             editFile(t, good, func(f *fileJSON) { *f.Generation++ }),
+		"fail-v2-since-edited.json":                  editFile(t, good, func(f *fileJSON) { *f.Keys[0].Since-- }),
+		"fail-v2-deleted-removed.json":               editFile(t, good, func(f *fileJSON) { f.Deleted = nil }),
+		"fail-v2-deleted-added.json": editFile(t, good, func(f *fileJSON) {
+			extra := f.Deleted[0] ^ 0x5a5a5a5a
+			f.Deleted = append(f.Deleted, extra)
+			slices.Sort(f.Deleted)
 		}),
-		"fail-keyset-byte-flipped.json":            flipped,
-		"fail-truncated.json":                      good[:len(good)/2],
-		"fail-version-2.json":                      editFile(t, good, func(f *fileV1) { f.Version = 2 }),
-		"fail-unknown-field.json":                  bytes.Replace(good, []byte(`"version"`), []byte(`"comment": "added by hand",`+"\n  "+`"version"`), 1),
-		"fail-two-primaries.json":                  editFile(t, good, func(f *fileV1) { f.Keys[index(f, Staged)].Status = Primary }),
-		"fail-raw-key.json":                        oneKey(aead.AES256GCMNoPrefixKeyTemplate()),
-		"fail-aes128-key.json":                     oneKey(aead.AES128GCMKeyTemplate()),
-		"fail-metadata-disagrees-with-keyset.json": sealFile(t, m, ks, disagree),
-		"fail-empty-keyset.json":                   sealFile(t, m, &tinkpb.Keyset{PrimaryKeyId: k.Primary()}, k.keys),
-		"fail-empty-keys.json":                     editFile(t, good, func(f *fileV1) { f.Keys = nil }),
-		"fail-cleartext.json":                      cleartext.Bytes(),
+		"fail-v2-relabelled-v1.json": editFile(t, good, func(f *fileJSON) {
+			f.Version, f.Generation, f.Deleted = 1, nil, nil
+			for i := range f.Keys {
+				f.Keys[i].Since = nil
+			}
+		}),
+		"fail-v2-from-v1-relabelled.json": editFile(t, v1, func(f *fileJSON) {
+			f.Version, f.Generation = 2, u64(0)
+			for i := range f.Keys {
+				f.Keys[i].Since = u64(0)
+			}
+		}),
+		"fail-v2-no-generation.json":          editFile(t, good, func(f *fileJSON) { f.Generation = nil }),
+		"fail-v2-key-without-since.json":      editFile(t, good, func(f *fileJSON) { f.Keys[0].Since = nil }),
+		"fail-v2-since-after-generation.json": editFile(t, good, func(f *fileJSON) { f.Keys[0].Since = u64(*f.Generation + 1) }),
+		"fail-v2-deleted-unsorted.json":       editFile(t, good, func(f *fileJSON) { f.Deleted = append(f.Deleted, f.Deleted[0]) }),
+		"fail-v2-deleted-also-a-key.json": editFile(t, good, func(f *fileJSON) {
+			f.Deleted = append(f.Deleted, f.Keys[0].ID)
+			slices.Sort(f.Deleted)
+		}),
+		"fail-v2-version-3.json": editFile(t, good, func(f *fileJSON) { f.Version = 3 }),
+		"fail-v2-raw-key.json":   sealFile(t, m, kks, []KeyInfo{{ID: kid, Status: Primary, Created: k.keys[0].Created, Since: 1}}),
+		"fail-v2-cleartext.json": cleartext.Bytes(),
 	}
 
 	writeFile := func(path string, data []byte) {
@@ -255,7 +345,7 @@ func writeGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old, err := filepath.Glob("testdata/fail-*.json")
+	old, err := filepath.Glob("testdata/fail-v2-*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,32 +354,41 @@ func writeGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writeFile(goldenKeyring, good)
-	writeFile(goldenCleartext, cleartext.Bytes())
-	writeFile(goldenVectors, append(vectors, '\n'))
+	set := goldenSets[len(goldenSets)-1]
+	writeFile(set.keyring, good)
+	writeFile(set.cleartext, cleartext.Bytes())
+	writeFile(set.vectors, append(vectors, '\n'))
 	for name, data := range fails {
 		writeFile(filepath.Join("testdata", name), data)
 	}
 
-	// Fuzz seed corpora: every file above for Load; cleartext keysets with
-	// every kind of problem for InsecureLoadCleartext.
-	for _, dir := range []string{"testdata/fuzz/FuzzLoad", "testdata/fuzz/FuzzInsecureLoadCleartext"} {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Fuzz seed corpora: every keyring file of testdata/ (version 1 and
+	// 2, good and failing) for Load; cleartext keysets with every kind of
+	// problem for InsecureLoadCleartext (the version 1 ones, written
+	// before, stay).
 	seed := func(target, name string, data []byte) {
 		writeFile(filepath.Join("testdata/fuzz", target, name), fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data))
 	}
-	seed("FuzzLoad", "keyring-v1", good)
-	for name, data := range fails {
-		seed("FuzzLoad", strings.TrimSuffix(name, ".json"), data)
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files {
+		if strings.HasSuffix(p, "-vectors.json") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed("FuzzLoad", strings.TrimSuffix(filepath.Base(p), ".json"), data)
 	}
 	seed("FuzzLoad", "not-json", []byte("accountvault"))
 	seed("FuzzLoad", "empty-object", []byte("{}"))
 
-	seed("FuzzInsecureLoadCleartext", "keyring-v1-cleartext", cleartext.Bytes())
+	seed("FuzzInsecureLoadCleartext", "keyring-v2-cleartext", cleartext.Bytes())
 	now := k.keys[0].Created
+	ks := insecurecleartextkeyset.KeysetMaterial(k.handle)
 	for name, tmpl := range map[string]*tinkpb.KeyTemplate{
 		"raw-key":       aead.AES256GCMNoPrefixKeyTemplate(),
 		"aes128-key":    aead.AES128GCMKeyTemplate(),
@@ -298,10 +397,16 @@ func writeGolden(t *testing.T) {
 		"aes256gcm-key": aead.AES256GCMKeyTemplate(),
 	} {
 		kks, id := keysetOf(t, tmpl)
-		seed("FuzzInsecureLoadCleartext", name, cleartextFile(t, kks, []KeyInfo{{ID: id, Status: Primary, Created: now}}))
+		seed("FuzzInsecureLoadCleartext", "v2-"+name, cleartextFile(t, kks, []KeyInfo{{ID: id, Status: Primary, Created: now, Since: 1}}))
 	}
-	seed("FuzzInsecureLoadCleartext", "metadata-disagrees", cleartextFile(t, ks, disagree))
-	seed("FuzzInsecureLoadCleartext", "empty-keyset", cleartextFile(t, &tinkpb.Keyset{PrimaryKeyId: 1}, []KeyInfo{{ID: 1, Status: Primary, Created: now}}))
+	disagree := slices.Clone(k.keys)
+	for i := range disagree {
+		if disagree[i].Status == Disabled {
+			disagree[i].Status = DecryptOnly
+		}
+	}
+	seed("FuzzInsecureLoadCleartext", "v2-metadata-disagrees", cleartextFile(t, ks, disagree))
+	seed("FuzzInsecureLoadCleartext", "v2-empty-keyset", cleartextFile(t, &tinkpb.Keyset{PrimaryKeyId: 1}, []KeyInfo{{ID: 1, Status: Primary, Created: now, Since: 1}}))
 	destroyed := insecurecleartextkeyset.KeysetMaterial(k.handle)
 	for _, key := range destroyed.Key {
 		if key.KeyId != destroyed.PrimaryKeyId {
@@ -310,6 +415,6 @@ func writeGolden(t *testing.T) {
 			break
 		}
 	}
-	seed("FuzzInsecureLoadCleartext", "destroyed-key", cleartextFile(t, destroyed, k.keys))
-	t.Logf("rewrote testdata/")
+	seed("FuzzInsecureLoadCleartext", "v2-destroyed-key", cleartextFile(t, destroyed, k.keys))
+	t.Logf("rewrote the version 2 files of testdata/ and the fuzz seeds")
 }

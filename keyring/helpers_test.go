@@ -3,6 +3,7 @@ package keyring
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -83,16 +84,36 @@ func wantErr(t testing.TB, what string, err, target error) {
 	}
 }
 
+// testMetadata is the version 2 metadata of keys, at the generation of
+// their highest Since (at least 1).
+func testMetadata(keys []KeyInfo) *metadata {
+	md := &metadata{version: formatVersion, generation: 1, keys: keys}
+	for _, k := range keys {
+		md.generation = max(md.generation, k.Since)
+	}
+	return md
+}
+
+// fileOfMetadata is the file object of md, without a keyset.
+func fileOfMetadata(md *metadata) *fileJSON {
+	return fileOf(&Keyring{keys: md.keys, generation: md.generation, deleted: md.deleted})
+}
+
 // sealFile builds a keyring file from an arbitrary keyset and metadata,
 // encrypted and authenticated under master exactly as Save does: it lets
 // tests make files that authenticate but are inconsistent.
 func sealFile(t testing.TB, master tink.AEAD, ks *tinkpb.Keyset, keys []KeyInfo) []byte {
 	t.Helper()
+	return sealFileMetadata(t, master, ks, testMetadata(keys))
+}
+
+func sealFileMetadata(t testing.TB, master tink.AEAD, ks *tinkpb.Keyset, md *metadata) []byte {
+	t.Helper()
 	pt, err := proto.Marshal(ks)
 	if err != nil {
 		t.Fatalf("marshal keyset: %v", err)
 	}
-	ct, err := master.Encrypt(pt, metadataAD(keys))
+	ct, err := master.Encrypt(pt, metadataAD(md))
 	if err != nil {
 		t.Fatalf("encrypt: %v", err)
 	}
@@ -100,7 +121,9 @@ func sealFile(t testing.TB, master tink.AEAD, ks *tinkpb.Keyset, keys []KeyInfo)
 	if err != nil {
 		t.Fatalf("marshal encrypted keyset: %v", err)
 	}
-	data, err := encodeFile(&fileV1{Version: formatVersion, Keyset: b64(enc), Keys: fileKeys(keys)})
+	f := fileOfMetadata(md)
+	f.Keyset = b64(enc)
+	data, err := encodeFile(f)
 	if err != nil {
 		t.Fatalf("encodeFile: %v", err)
 	}
@@ -116,7 +139,7 @@ func sameKeyring(t testing.TB, a, b *Keyring) {
 		t.Fatalf("keys: %d vs %d", len(ka), len(kb))
 	}
 	for i := range ka {
-		if ka[i].ID != kb[i].ID || ka[i].Status != kb[i].Status || !ka[i].Created.Equal(kb[i].Created) {
+		if ka[i].ID != kb[i].ID || ka[i].Status != kb[i].Status || !ka[i].Created.Equal(kb[i].Created) || ka[i].Since != kb[i].Since {
 			t.Fatalf("key %d: %+v vs %+v", i, ka[i], kb[i])
 		}
 		if ka[i].Created != kb[i].Created {
@@ -125,6 +148,9 @@ func sameKeyring(t testing.TB, a, b *Keyring) {
 	}
 	if a.Primary() != b.Primary() {
 		t.Fatalf("primary: %d vs %d", a.Primary(), b.Primary())
+	}
+	if a.Generation() != b.Generation() || !slices.Equal(a.DeletedKeys(), b.DeletedKeys()) {
+		t.Fatalf("generation %d vs %d, deleted %v vs %v", a.Generation(), b.Generation(), a.DeletedKeys(), b.DeletedKeys())
 	}
 	sa, sb := mustKEK(t, a), mustKEK(t, b)
 	for _, pair := range [][2]*KEK{{sa, sb}, {sb, sa}} {

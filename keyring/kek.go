@@ -47,6 +47,9 @@ type KEK struct {
 	byID   map[uint32]tink.AEAD
 	ids    []uint32 // enabled key ids in creation order
 	status map[uint32]Status
+	// lineage is what CheckSuccessor compares: the keyring's generation,
+	// each key's, and the deleted key ids.
+	lineage lineage
 }
 
 // KEK builds the wrapping primitive of the keyring's current keys: the
@@ -61,7 +64,7 @@ func (k *Keyring) KEK() (*KEK, error) {
 	for _, ki := range k.keys {
 		status[ki.ID] = ki.Status
 	}
-	s := &KEK{byID: make(map[uint32]tink.AEAD, len(k.keys)), status: status}
+	s := &KEK{byID: make(map[uint32]tink.AEAD, len(k.keys)), status: status, lineage: k.lineage()}
 	for i := range k.handle.Len() {
 		entry, err := k.handle.Entry(i)
 		if err != nil {

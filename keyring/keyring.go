@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -13,6 +14,12 @@ import (
 // more and [Load] refuses a file listing more. Rotating monthly, it is
 // reached after 83 years without deleting a key.
 const MaxKeys = 1000
+
+// MaxDeleted is the most deleted key ids a keyring remembers (see
+// [Keyring.DeletedKeys]). [Keyring.Delete] refuses to delete more and
+// [Load] refuses a file listing more. Deleting a key a day, it is reached
+// after 27 years.
+const MaxDeleted = 10000
 
 // kekParameters are the parameters of every key-encryption key:
 // AES-256-GCM, 12-byte nonce, 16-byte tag, TINK output prefix
@@ -33,14 +40,18 @@ var kekParameters = func() *aesgcm.Parameters {
 // A Keyring is the editable set of key-encryption keys: a Tink keyset of
 // AES-256-GCM keys, each with a [Status] and a creation time.
 //
-// A Keyring is what an operator edits and saves (with [Keyring.SaveFile]);
-// requests use the immutable [KEK] built from it by [Keyring.KEK]. Its
+// A Keyring is what an operator edits and saves (with [EditFile], or
+// [Keyring.SaveFile] for a new file); requests use the immutable [KEK]
+// built from it by [Keyring.KEK]. Its
 // methods are not safe for concurrent use when any of them mutates it
 // (Stage, Promote, Rotate, Disable, Enable, Delete); read-only methods may run
 // concurrently with each other. To edit a keyring that other goroutines
 // read, edit a [Keyring.Clone] and publish the result.
 //
 // Every mutating method either succeeds or leaves the Keyring unchanged.
+// Each one that changes the keyring increments its generation by one (see
+// [Keyring.Generation]); a no-op (promoting the primary, disabling a
+// disabled key, enabling an enabled one) does not.
 //
 // The zero Keyring holds no key: its methods return [ErrEmptyKeyring]. Use
 // [Generate], [Load] or [LoadFile].
@@ -51,9 +62,15 @@ type Keyring struct {
 	// keys is the metadata of every key in handle, in creation order
 	// (the order of the keyset and of the file).
 	keys []KeyInfo
+	// generation counts the edits that changed the keyring: see
+	// Generation.
+	generation uint64
+	// deleted holds the ids of the deleted keys, ascending.
+	deleted []uint32
 }
 
-// Generate returns a new keyring holding one fresh primary key.
+// Generate returns a new keyring holding one fresh primary key, at
+// generation 1.
 func Generate() (*Keyring, error) {
 	k := new(Keyring)
 	err := k.edit(func(e *editor) error {
@@ -133,7 +150,7 @@ func (k *Keyring) Disable(id uint32) error {
 		if err := e.m.Disable(id); err != nil {
 			return fmt.Errorf("keyring: disable key %d: %w", id, err)
 		}
-		e.keys[i].Status = Disabled
+		e.setStatus(i, Disabled)
 		return nil
 	})
 }
@@ -152,7 +169,7 @@ func (k *Keyring) Enable(id uint32) error {
 		if err := e.m.Enable(id); err != nil {
 			return fmt.Errorf("keyring: enable key %d: %w", id, err)
 		}
-		e.keys[i].Status = DecryptOnly
+		e.setStatus(i, DecryptOnly)
 		return nil
 	})
 }
@@ -161,7 +178,12 @@ func (k *Keyring) Enable(id uint32) error {
 // deleted: disable it first, and keep it disabled long enough to be sure
 // nothing needs it. Once the keyring is saved without it, whatever it
 // wrapped is lost for good. Delete refuses any other status
-// ([ErrKeyState]) and an unknown id ([ErrKeyNotFound]).
+// ([ErrKeyState]), an unknown id ([ErrKeyNotFound]), and a keyring that
+// already remembers [MaxDeleted] deleted keys ([ErrKeyState]).
+//
+// The keyring remembers id as deleted (see [Keyring.DeletedKeys]), in the
+// authenticated metadata of the file, so that [CheckSuccessor] refuses a
+// keyring in which the key is back.
 //
 // The key's material is dropped from the Keyring but not overwritten in
 // memory; see the package documentation.
@@ -174,10 +196,16 @@ func (k *Keyring) Delete(id uint32) error {
 		if st := e.keys[i].Status; st != Disabled {
 			return fmt.Errorf("keyring: cannot delete key %d: it is %s; only a disabled key can be deleted: %w", id, st, ErrKeyState)
 		}
+		if len(e.deleted) >= MaxDeleted {
+			return fmt.Errorf("keyring: cannot delete key %d: the keyring already remembers %d deleted keys: %w", id, MaxDeleted, ErrKeyState)
+		}
 		if err := e.m.Delete(id); err != nil {
 			return fmt.Errorf("keyring: delete key %d: %w", id, err)
 		}
 		e.keys = slices.Delete(e.keys, i, i+1)
+		j, _ := slices.BinarySearch(e.deleted, id)
+		e.deleted = slices.Insert(e.deleted, j, id)
+		e.changed = true
 		return nil
 	})
 }
@@ -201,17 +229,33 @@ func (k *Keyring) Primary() uint32 {
 	return 0
 }
 
+// Generation returns the keyring's generation: 1 for a keyring made by
+// [Generate], incremented by every edit that changes it, and saved with it,
+// authenticated by the master key. A keyring loaded from a version 1 file
+// (which had no generation) is at generation 0 until its first edit.
+// [CheckSuccessor] compares generations.
+func (k *Keyring) Generation() uint64 { return k.generation }
+
+// DeletedKeys returns the ids of the keys deleted from the keyring
+// ([Keyring.Delete]), ascending. The slice is the caller's.
+func (k *Keyring) DeletedKeys() []uint32 { return slices.Clone(k.deleted) }
+
 // Clone returns a copy of k that can be edited without affecting k. The
 // two share immutable key material.
 func (k *Keyring) Clone() *Keyring {
-	return &Keyring{handle: k.handle, keys: slices.Clone(k.keys)}
+	return &Keyring{handle: k.handle, keys: slices.Clone(k.keys), generation: k.generation, deleted: slices.Clone(k.deleted)}
 }
 
 // editor is an edit in progress: a Tink keyset manager and a copy of the
 // metadata, committed together by Keyring.edit.
 type editor struct {
-	m    *keyset.Manager
-	keys []KeyInfo
+	m       *keyset.Manager
+	keys    []KeyInfo
+	deleted []uint32
+	// generation is the keyring's generation once the edit is committed;
+	// changed records whether the edit changed anything.
+	generation uint64
+	changed    bool
 }
 
 func (k *Keyring) editExisting(f func(e *editor) error) error {
@@ -224,7 +268,10 @@ func (k *Keyring) editExisting(f func(e *editor) error) error {
 // edit runs f on a copy of the keyring and commits the result only if f and
 // building the new keyset handle both succeed.
 func (k *Keyring) edit(f func(e *editor) error) error {
-	e := &editor{keys: slices.Clone(k.keys)}
+	if k.generation == math.MaxUint64 {
+		return fmt.Errorf("keyring: generation %d cannot be incremented: %w", k.generation, ErrKeyState)
+	}
+	e := &editor{keys: slices.Clone(k.keys), deleted: slices.Clone(k.deleted), generation: k.generation + 1}
 	if k.handle == nil {
 		e.m = keyset.NewManager()
 	} else {
@@ -233,12 +280,22 @@ func (k *Keyring) edit(f func(e *editor) error) error {
 	if err := f(e); err != nil {
 		return err
 	}
+	if !e.changed {
+		return nil
+	}
 	h, err := e.m.Handle()
 	if err != nil {
 		return fmt.Errorf("keyring: build keyset: %w", err)
 	}
-	k.handle, k.keys = h, e.keys
+	k.handle, k.keys, k.deleted, k.generation = h, e.keys, e.deleted, e.generation
 	return nil
+}
+
+// setStatus gives key i status st as of the edit's generation.
+func (e *editor) setStatus(i int, st Status) {
+	e.keys[i].Status = st
+	e.keys[i].Since = e.generation
+	e.changed = true
 }
 
 func (e *editor) find(id uint32) (int, error) {
@@ -249,16 +306,17 @@ func (e *editor) find(id uint32) (int, error) {
 	return i, nil
 }
 
-// add generates a fresh AES-256-GCM key with TINK prefix, staged.
+// add generates a fresh key-encryption key, staged.
 func (e *editor) add() (uint32, error) {
 	if len(e.keys) >= MaxKeys {
 		return 0, fmt.Errorf("keyring: keyring already holds %d keys; delete disabled keys first: %w", MaxKeys, ErrKeyState)
 	}
-	id, err := e.m.AddNewKeyFromParameters(kekParameters)
+	id, err := e.newKey()
 	if err != nil {
 		return 0, fmt.Errorf("keyring: generate key: %w", err)
 	}
-	e.keys = append(e.keys, KeyInfo{ID: id, Status: Staged, Created: now()})
+	e.keys = append(e.keys, KeyInfo{ID: id, Status: Staged, Created: now(), Since: e.generation})
+	e.changed = true
 	return id, nil
 }
 
@@ -278,10 +336,10 @@ func (e *editor) promote(id uint32) error {
 	}
 	for j := range e.keys {
 		if e.keys[j].Status == Primary {
-			e.keys[j].Status = DecryptOnly
+			e.setStatus(j, DecryptOnly)
 		}
 	}
-	e.keys[i].Status = Primary
+	e.setStatus(i, Primary)
 	return nil
 }
 

@@ -127,9 +127,10 @@ func TestLoadFlippedByte(t *testing.T) {
 			}
 		}
 	}
-	// Only field-name case flips (^0x20 on a letter of "version", "keyset",
-	// "keys", "id", "status", "created", 4 keys) may load.
-	if max := len("version") + len("keyset") + len("keys") + 4*len("idstatuscreated"); loaded > max {
+	// Only field-name case flips (^0x20 on a letter of "version",
+	// "generation", "keyset", "keys", "id", "status", "created", "since",
+	// 4 keys) may load.
+	if max := len("version") + len("generation") + len("keyset") + len("keys") + 4*len("idstatuscreatedsince"); loaded > max {
 		t.Fatalf("%d modified files loaded, want at most %d", loaded, max)
 	}
 	t.Logf("%d of %d modified files loaded (case of field names), all identical", loaded, 4*len(data))
@@ -137,9 +138,9 @@ func TestLoadFlippedByte(t *testing.T) {
 
 // editFile decodes a saved file, applies edit to its metadata, and encodes
 // it again: the keyset is untouched.
-func editFile(t testing.TB, data []byte, edit func(f *fileV1)) []byte {
+func editFile(t testing.TB, data []byte, edit func(f *fileJSON)) []byte {
 	t.Helper()
-	var f fileV1
+	var f fileJSON
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestLoadMetadataEdited(t *testing.T) {
 	m := testMaster(t)
 	k := fullKeyring(t)
 	data := mustSave(t, k, m)
-	index := func(f *fileV1, st Status) int {
+	index := func(f *fileJSON, st Status) int {
 		for i, fk := range f.Keys {
 			if fk.Status == st {
 				return i
@@ -166,41 +167,69 @@ func TestLoadMetadataEdited(t *testing.T) {
 	}
 	edits := []struct {
 		name string
-		edit func(f *fileV1)
+		edit func(f *fileJSON)
 		want error
 	}{
 		// Tink cannot see these: only the associated data protects them.
-		{"staged to decrypt-only", func(f *fileV1) { f.Keys[index(f, Staged)].Status = DecryptOnly }, ErrWrongMasterKey},
-		{"decrypt-only to staged", func(f *fileV1) { f.Keys[index(f, DecryptOnly)].Status = Staged }, ErrWrongMasterKey},
-		{"created +1ns", func(f *fileV1) { f.Keys[0].Created = f.Keys[0].Created.Add(time.Nanosecond) }, ErrWrongMasterKey},
-		{"created -1h", func(f *fileV1) { f.Keys[1].Created = f.Keys[1].Created.Add(-time.Hour) }, ErrWrongMasterKey},
-		{"keys swapped", func(f *fileV1) { f.Keys[0], f.Keys[1] = f.Keys[1], f.Keys[0] }, ErrWrongMasterKey},
+		{"staged to decrypt-only", func(f *fileJSON) { f.Keys[index(f, Staged)].Status = DecryptOnly }, ErrWrongMasterKey},
+		{"decrypt-only to staged", func(f *fileJSON) { f.Keys[index(f, DecryptOnly)].Status = Staged }, ErrWrongMasterKey},
+		{"created +1ns", func(f *fileJSON) { f.Keys[0].Created = f.Keys[0].Created.Add(time.Nanosecond) }, ErrWrongMasterKey},
+		{"created -1h", func(f *fileJSON) { f.Keys[1].Created = f.Keys[1].Created.Add(-time.Hour) }, ErrWrongMasterKey},
+		{"keys swapped", func(f *fileJSON) { f.Keys[0], f.Keys[1] = f.Keys[1], f.Keys[0] }, ErrWrongMasterKey},
 		// These Tink would also catch after decryption; the associated data
 		// catches them first.
-		{"disabled to decrypt-only", func(f *fileV1) { f.Keys[index(f, Disabled)].Status = DecryptOnly }, ErrWrongMasterKey},
-		{"primary moved", func(f *fileV1) {
+		{"disabled to decrypt-only", func(f *fileJSON) { f.Keys[index(f, Disabled)].Status = DecryptOnly }, ErrWrongMasterKey},
+		{"primary moved", func(f *fileJSON) {
 			f.Keys[index(f, Primary)].Status = DecryptOnly
 			f.Keys[index(f, Staged)].Status = Primary
 		}, ErrWrongMasterKey},
-		{"id changed", func(f *fileV1) { f.Keys[0].ID++ }, ErrWrongMasterKey},
-		{"key dropped", func(f *fileV1) { f.Keys = f.Keys[1:] }, ErrWrongMasterKey},
-		{"key added", func(f *fileV1) {
-			f.Keys = append(f.Keys, fileKey{ID: f.Keys[0].ID + 1, Status: Disabled, Created: f.Keys[0].Created})
+		{"id changed", func(f *fileJSON) { f.Keys[0].ID++ }, ErrWrongMasterKey},
+		{"key dropped", func(f *fileJSON) { f.Keys = f.Keys[1:] }, ErrWrongMasterKey},
+		{"key added", func(f *fileJSON) {
+			f.Keys = append(f.Keys, fileKey{ID: f.Keys[0].ID + 1, Status: Disabled, Created: f.Keys[0].Created, Since: f.Keys[0].Since})
+		}, ErrWrongMasterKey},
+		{"generation lowered", func(f *fileJSON) {
+			*f.Generation--
+			for i := range f.Keys {
+				*f.Keys[i].Since = min(*f.Keys[i].Since, *f.Generation)
+			}
+		}, ErrWrongMasterKey},
+		{"generation raised", func(f *fileJSON) { *f.Generation++ }, ErrWrongMasterKey},
+		{"since lowered", func(f *fileJSON) { *f.Keys[1].Since-- }, ErrWrongMasterKey},
+		{"deleted added", func(f *fileJSON) { f.Deleted = []uint32{f.Keys[0].ID + 1} }, ErrWrongMasterKey},
+		{"downgraded to version 1", func(f *fileJSON) {
+			f.Version, f.Generation = 1, nil
+			for i := range f.Keys {
+				f.Keys[i].Since = nil
+			}
 		}, ErrWrongMasterKey},
 		// Checked before any decryption.
-		{"all keys dropped", func(f *fileV1) { f.Keys = nil }, ErrEmptyKeyring},
-		{"two primaries", func(f *fileV1) { f.Keys[index(f, Staged)].Status = Primary }, ErrKeyringCorrupt},
-		{"no primary", func(f *fileV1) { f.Keys[index(f, Primary)].Status = DecryptOnly }, ErrKeyringCorrupt},
-		{"duplicate id", func(f *fileV1) { f.Keys[1].ID = f.Keys[0].ID }, ErrKeyringCorrupt},
-		{"zero created", func(f *fileV1) { f.Keys[0].Created = time.Time{} }, ErrKeyringCorrupt},
-		{"version 2", func(f *fileV1) { f.Version = 2 }, ErrKeyringCorrupt},
-		{"version 0", func(f *fileV1) { f.Version = 0 }, ErrKeyringCorrupt},
-		{"no keyset", func(f *fileV1) { f.Keyset = "" }, ErrKeyringCorrupt},
-		{"both keysets", func(f *fileV1) { f.CleartextKeyset = f.Keyset }, ErrKeyringCorrupt},
-		{"keyset moved to cleartext", func(f *fileV1) { f.CleartextKeyset, f.Keyset = f.Keyset, "" }, ErrKeyringCorrupt},
-		{"keyset not base64", func(f *fileV1) { f.Keyset = "*" + f.Keyset[1:] }, ErrKeyringCorrupt},
-		{"keyset not a proto", func(f *fileV1) { f.Keyset = b64([]byte{0xff, 0xff, 0xff}) }, ErrKeyringCorrupt},
-		{"keyset empty proto", func(f *fileV1) { f.Keyset = b64([]byte{0x08, 0x01}) }, ErrKeyringCorrupt},
+		{"all keys dropped", func(f *fileJSON) { f.Keys = nil }, ErrEmptyKeyring},
+		{"two primaries", func(f *fileJSON) { f.Keys[index(f, Staged)].Status = Primary }, ErrKeyringCorrupt},
+		{"no primary", func(f *fileJSON) { f.Keys[index(f, Primary)].Status = DecryptOnly }, ErrKeyringCorrupt},
+		{"duplicate id", func(f *fileJSON) { f.Keys[1].ID = f.Keys[0].ID }, ErrKeyringCorrupt},
+		{"zero created", func(f *fileJSON) { f.Keys[0].Created = time.Time{} }, ErrKeyringCorrupt},
+		{"version 1 with generations", func(f *fileJSON) { f.Version = 1 }, ErrKeyringCorrupt},
+		{"version 3", func(f *fileJSON) { f.Version = 3 }, ErrKeyringCorrupt},
+		{"no generation", func(f *fileJSON) { f.Generation = nil }, ErrKeyringCorrupt},
+		{"key without generation", func(f *fileJSON) { f.Keys[0].Since = nil }, ErrKeyringCorrupt},
+		{"key after the generation", func(f *fileJSON) { *f.Keys[0].Since = *f.Generation + 1 }, ErrKeyringCorrupt},
+		{"deleted twice", func(f *fileJSON) { f.Deleted = []uint32{7, 7} }, ErrKeyringCorrupt},
+		{"deleted descending", func(f *fileJSON) { f.Deleted = []uint32{8, 7} }, ErrKeyringCorrupt},
+		{"deleted is a key", func(f *fileJSON) { f.Deleted = []uint32{f.Keys[0].ID} }, ErrKeyringCorrupt},
+		{"too many deleted", func(f *fileJSON) {
+			f.Deleted = nil
+			for i := range MaxDeleted + 1 {
+				f.Deleted = append(f.Deleted, uint32(i))
+			}
+		}, ErrKeyringCorrupt},
+		{"version 0", func(f *fileJSON) { f.Version = 0 }, ErrKeyringCorrupt},
+		{"no keyset", func(f *fileJSON) { f.Keyset = "" }, ErrKeyringCorrupt},
+		{"both keysets", func(f *fileJSON) { f.CleartextKeyset = f.Keyset }, ErrKeyringCorrupt},
+		{"keyset moved to cleartext", func(f *fileJSON) { f.CleartextKeyset, f.Keyset = f.Keyset, "" }, ErrKeyringCorrupt},
+		{"keyset not base64", func(f *fileJSON) { f.Keyset = "*" + f.Keyset[1:] }, ErrKeyringCorrupt},
+		{"keyset not a proto", func(f *fileJSON) { f.Keyset = b64([]byte{0xff, 0xff, 0xff}) }, ErrKeyringCorrupt},
+		{"keyset empty proto", func(f *fileJSON) { f.Keyset = b64([]byte{0x08, 0x01}) }, ErrKeyringCorrupt},
 	}
 	for _, e := range edits {
 		t.Run(e.name, func(t *testing.T) {
@@ -210,12 +239,12 @@ func TestLoadMetadataEdited(t *testing.T) {
 	}
 	// The same decode and encode without an edit loads: the edits, not
 	// the re-encoding, make the loads fail.
-	if _, err := Load(bytes.NewReader(editFile(t, data, func(*fileV1) {})), m); err != nil {
+	if _, err := Load(bytes.NewReader(editFile(t, data, func(*fileJSON) {})), m); err != nil {
 		t.Fatalf("Load of a re-encoded file: %v", err)
 	}
 	// A time written with another offset is the same instant: it loads,
 	// and comes back in UTC.
-	shifted := editFile(t, data, func(f *fileV1) {
+	shifted := editFile(t, data, func(f *fileJSON) {
 		f.Keys[0].Created = f.Keys[0].Created.In(time.FixedZone("x", 2*3600))
 	})
 	if !bytes.Contains(shifted, []byte("+02:00")) {
@@ -254,7 +283,7 @@ func TestLoadSyntax(t *testing.T) {
 	}
 	// Non-canonical base64 (padding bits set) is refused, not silently
 	// accepted as the same keyset.
-	var f fileV1
+	var f fileJSON
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +295,7 @@ func TestLoadSyntax(t *testing.T) {
 		s := []byte(f.Keyset)
 		last := bytes.IndexByte(s, '=') - 1
 		s[last] = nonCanonical(s[last])
-		_, err := Load(bytes.NewReader(editFile(t, data, func(f *fileV1) { f.Keyset = string(s) })), m)
+		_, err := Load(bytes.NewReader(editFile(t, data, func(f *fileJSON) { f.Keyset = string(s) })), m)
 		wantErr(t, "non-canonical base64", err, ErrKeyringCorrupt)
 	}
 }
@@ -403,7 +432,9 @@ func cleartextFile(t testing.TB, ks *tinkpb.Keyset, keys []KeyInfo) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := encodeFile(&fileV1{Version: formatVersion, CleartextKeyset: b64(pt), Keys: fileKeys(keys)})
+	f := fileOfMetadata(testMetadata(keys))
+	f.CleartextKeyset = b64(pt)
+	data, err := encodeFile(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +480,7 @@ func TestCleartextRoundTrip(t *testing.T) {
 func TestKeysetReadableByTink(t *testing.T) {
 	m := testMaster(t)
 	k := fullKeyring(t)
-	var f fileV1
+	var f fileJSON
 	if err := json.Unmarshal(mustSave(t, k, m), &f); err != nil {
 		t.Fatal(err)
 	}
@@ -457,11 +488,11 @@ func TestKeysetReadableByTink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := checkKeys(f.Keys)
+	_, md, err := parseFile(mustSave(t, k, m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(enc)), m, metadataAD(keys))
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(enc)), m, metadataAD(md))
 	if err != nil {
 		t.Fatalf("Tink ReadWithAssociatedData: %v", err)
 	}
@@ -492,10 +523,7 @@ func TestSaveFile(t *testing.T) {
 	m := testMaster(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keyring.json")
-	// An existing, too open file is replaced by a private one.
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// A new file is private.
 	k := fullKeyring(t)
 	if err := k.SaveFile(path, m); err != nil {
 		t.Fatalf("SaveFile: %v", err)

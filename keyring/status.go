@@ -96,4 +96,8 @@ type KeyInfo struct {
 	ID      uint32    // Tink key id; also the id stored in sealed values
 	Status  Status    // see [Status]
 	Created time.Time // when Generate, Stage or Rotate created the key, in UTC
+	// Since is the keyring generation (see [Keyring.Generation]) of the
+	// edit that gave the key its Status: 0 for every key of a version 1
+	// file, which had no generations.
+	Since uint64
 }

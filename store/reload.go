@@ -1,11 +1,9 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
@@ -15,8 +13,9 @@ import (
 
 // WatchKeyringFile keeps the store's keyring in step with the encrypted
 // keyring file at path: every interval it reads the file and, if its bytes
-// changed, loads it under master and calls [Store.Reload] with its KEK. It returns when
-// ctx is done (with ctx's error).
+// changed, loads it under master and calls [Store.Reload] with its KEK. It
+// returns when ctx is done (with ctx's error), within one interval: each
+// read is bounded and never blocks (see [keyring.LoadFileIfChanged]).
 //
 // This is how running replicas pick up a staged or promoted key without a
 // restart: the operator edits the shared keyring file (`accountvault keys
@@ -33,21 +32,17 @@ func (a *Admin) WatchKeyringFile(ctx context.Context, path string, master tink.A
 	if interval <= 0 {
 		return fmt.Errorf("store: WatchKeyringFile: interval must be positive")
 	}
-	var last []byte
+	var last [sha256.Size]byte // of the file last reloaded
 	check := func() {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			s.watchErr(onError, fmt.Errorf("store: reading keyring file: %w", err))
-			return
-		}
-		sum := sha256.Sum256(b)
-		if last != nil && bytes.Equal(sum[:], last) {
-			return
-		}
-		k, err := keyring.LoadFile(path, master, opts...)
+		// One bounded, non-blocking read for both the change check and
+		// the load (a FIFO, /dev/zero or a huge file is refused).
+		k, sum, err := keyring.LoadFileIfChanged(path, master, last, opts...)
 		if err != nil {
 			s.watchErr(onError, err)
 			return
+		}
+		if k == nil {
+			return // unchanged
 		}
 		kek, err := k.KEK()
 		if err != nil {
@@ -58,7 +53,7 @@ func (a *Admin) WatchKeyringFile(ctx context.Context, path string, master tink.A
 			s.watchErr(onError, err)
 			return
 		}
-		last = sum[:]
+		last = sum
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/user"
+	"slices"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -53,34 +55,97 @@ func (c *cli) loadKeyring() (*keyring.Keyring, tink.AEAD, error) {
 
 func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, error) {
 	k, err := keyring.LoadFile(c.keyringPath, master, c.loadOptions()...)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, configErr(fmt.Errorf("keyring file %s does not exist: create one with 'accountvault keys init --keyring %s', or point --keyring (or %s) at yours", c.keyringPath, c.keyringPath, envKeyring))
-	case errors.Is(err, keyring.ErrWrongMasterKey):
-		return nil, configErr(fmt.Errorf("the master key in %s does not open the keyring file %s (wrong master key, or the file was modified)", env, c.keyringPath))
-	case errors.Is(err, keyring.ErrInsecurePermissions):
-		return nil, configErr(c.insecureKeyringError(err))
-	case err != nil:
-		return nil, configErr(fmt.Errorf("loading keyring: %w", err))
+	if err != nil {
+		return nil, c.loadKeyringError(err, env)
 	}
 	return k, nil
 }
 
-// saveKeyring replaces the keyring file atomically (mode 0600).
-func (c *cli) saveKeyring(k *keyring.Keyring, master tink.AEAD) error {
-	if err := k.SaveFile(c.keyringPath, master); err != nil {
-		return failedErr(fmt.Errorf("saving keyring: %w", err))
+// loadKeyringError is the configuration error for a failure to load the
+// keyring file under the master key in env.
+func (c *cli) loadKeyringError(err error, env string) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return configErr(fmt.Errorf("keyring file %s does not exist: create one with 'accountvault keys init --keyring %s', or point --keyring (or %s) at yours", c.keyringPath, c.keyringPath, envKeyring))
+	case errors.Is(err, keyring.ErrWrongMasterKey):
+		return configErr(fmt.Errorf("the master key in %s does not open the keyring file %s (wrong master key, or the file was modified)", env, c.keyringPath))
+	case errors.Is(err, keyring.ErrInsecurePermissions):
+		return configErr(c.insecureKeyringError(err))
+	default:
+		return configErr(fmt.Errorf("loading keyring: %w", err))
+	}
+}
+
+// editKeyringFile edits the keyring file with keyring.EditFile: under the
+// file's lock, edit runs on the keyring as the file holds it now, and the
+// result replaces the file (atomically, keeping its owner, group and mode)
+// unless the file changed meanwhile. Failures to load are configuration
+// errors; an edit refused with keyring.ErrKeyNotFound or ErrKeyState too;
+// a file changed meanwhile (keyring.ErrChangedMeanwhile) says "run again"
+// with exit code 1. saveMaster, if not nil, re-encrypts the file under
+// another master key (keyring.RemasterFile; edit is then nil).
+func (c *cli) editKeyringFile(master, saveMaster tink.AEAD, edit func(k *keyring.Keyring) error) (*keyring.Keyring, error) {
+	var editErr error
+	loaded := false
+	var k *keyring.Keyring
+	var err error
+	if saveMaster != nil {
+		k, err = keyring.RemasterFile(c.sig, c.keyringPath, master, saveMaster, c.loadOptions()...)
+		// RemasterFile calls no edit to tell loading from saving.
+		loaded = !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, keyring.ErrWrongMasterKey) &&
+			!errors.Is(err, keyring.ErrKeyringCorrupt) && !errors.Is(err, keyring.ErrEmptyKeyring) &&
+			!errors.Is(err, keyring.ErrInsecurePermissions) && !errors.Is(err, context.Canceled)
+	} else {
+		k, err = keyring.EditFile(c.sig, c.keyringPath, master, func(k *keyring.Keyring) error {
+			loaded = true
+			editErr = edit(k)
+			return editErr
+		}, c.loadOptions()...)
+	}
+	switch {
+	case err == nil:
+		return k, nil
+	case errors.Is(err, keyring.ErrChangedMeanwhile):
+		return nil, failedErr(&messageError{
+			msg: fmt.Sprintf("keyring file %s changed meanwhile (another edit, or a copy, replaced it): nothing was saved; changed meanwhile: run again", c.keyringPath),
+			err: err,
+		})
+	case !loaded && c.interrupted():
+		return nil, errInterrupted
+	case !loaded:
+		return nil, c.loadKeyringError(err, c.masterKeyEnv)
+	case editErr != nil && (errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState)):
+		return nil, configErr(err)
+	case editErr != nil:
+		return nil, err
+	default:
+		return nil, failedErr(fmt.Errorf("saving keyring: %w", err))
+	}
+}
+
+// unchangedSince returns keyring.ErrChangedMeanwhile (wrapped) unless k,
+// the keyring file as it is now, is the keyring loaded earlier: same
+// generation, same keys in the same statuses.
+func unchangedSince(k, loaded *keyring.Keyring) error {
+	if k.Generation() != loaded.Generation() || !slices.Equal(k.Keys(), loaded.Keys()) {
+		return fmt.Errorf("keyring generation %d, loaded at generation %d: %w", k.Generation(), loaded.Generation(), keyring.ErrChangedMeanwhile)
 	}
 	return nil
 }
 
-// audit logs a key event with the operator's user name.
+// audit logs a key event with the operator's user name; during a keyring
+// edit, once the edit is saved.
 func (c *cli) audit(msg string, args ...any) {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	c.log.Info(msg, append([]any{"keyring", c.keyringPath, "user", name}, args...)...)
+	event := func() { c.log.Info(msg, append([]any{"keyring", c.keyringPath, "user", name}, args...)...) }
+	if c.heldAudit != nil {
+		*c.heldAudit = append(*c.heldAudit, event)
+		return
+	}
+	event()
 }
 
 // createExclusive creates path (mode 0600) and fails if it exists, so that

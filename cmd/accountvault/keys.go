@@ -29,8 +29,12 @@ then 'keys disable OLD_ID --db ...' and later 'keys delete OLD_ID --db ...'.
 See SECURITY.md.
 
 Every command but master-key reads the master key from the environment
-variable named by --master-key-env; every edit replaces the file atomically
-(mode 0600).
+variable named by --master-key-env. Every edit locks the file against
+other edits, replaces it atomically (a symbolic link is kept and the file
+it names replaced; the file's owner, group and mode are kept; a new file is
+0600) and increments the keyring's generation. An edit that finds the file
+replaced meanwhile saves nothing and says "changed meanwhile: run again"
+(exit code 1).
 
 `+exitCodesHelp)
 	cmd.AddCommand(
@@ -319,14 +323,19 @@ which skips the count.
 				return err
 			}
 			ctx := c.sig
-			// retire edits k: through the store, which first counts the
-			// values naming the key, unless --force.
-			retire := func(k *keyring.Keyring) error {
+			// The file is edited only if it still holds this keyring
+			// once the count is done (keyring.ErrChangedMeanwhile
+			// otherwise).
+			loaded := k.Clone()
+			plain := func(k *keyring.Keyring) error {
 				if verb == "disable" {
 					return k.Disable(id)
 				}
 				return k.Delete(id)
 			}
+			// retire edits k: through the store, which first counts the
+			// values naming the key, unless --force.
+			retire := plain
 			// The key's status is checked first, on a copy: a key that
 			// cannot be disabled or deleted in its status is refused
 			// with exit code 2 whatever uses it, before the count,
@@ -375,7 +384,13 @@ which skips the count.
 				}
 				return err
 			}
-			if err := c.saveKeyring(k, master); err != nil {
+			_, err = c.editKeyringFile(master, nil, func(k *keyring.Keyring) error {
+				if err := unchangedSince(k, loaded); err != nil {
+					return err
+				}
+				return plain(k)
+			})
+			if err != nil {
 				return err
 			}
 			how := "no stored value in table " + strconv.Quote(f.table) + " uses it"
@@ -429,7 +444,7 @@ it (and keep their keyring) until they have the new master key.
 			if newEnv == c.masterKeyEnv {
 				return usageErrorf("--new-master-key-env and --master-key-env both name %s", newEnv)
 			}
-			k, _, err := c.loadKeyring()
+			_, master, err := c.loadKeyring()
 			if err != nil {
 				return err
 			}
@@ -440,7 +455,8 @@ it (and keep their keyring) until they have the new master key.
 			if subtle.ConstantTimeCompare([]byte(os.Getenv(newEnv)), []byte(os.Getenv(c.masterKeyEnv))) == 1 {
 				return configErr(fmt.Errorf("%s holds the same master key as %s", newEnv, c.masterKeyEnv))
 			}
-			if err := c.saveKeyring(k, newMaster); err != nil {
+			k, err := c.editKeyringFile(master, newMaster, nil)
+			if err != nil {
 				return err
 			}
 			if _, err := c.loadKeyringWith(newMaster, newEnv); err != nil {
@@ -455,22 +471,28 @@ it (and keep their keyring) until they have the new master key.
 	return cmd
 }
 
-// editKeyring loads the keyring, applies edit, saves it and prints the
-// message edit returns.
+// editKeyring edits the keyring file under its lock (editKeyringFile):
+// edit runs on the keyring the file holds once locked; then the message
+// edit returns is printed. The audit events edit logs are held back until
+// the edit is saved, and dropped if it is not.
 func (c *cli) editKeyring(edit func(k *keyring.Keyring) (string, error)) error {
-	k, master, err := c.loadKeyring()
+	master, err := c.masterKey()
 	if err != nil {
 		return err
 	}
-	msg, err := edit(k)
+	var msg string
+	c.heldAudit = new([]func())
+	defer func() { c.heldAudit = nil }()
+	_, err = c.editKeyringFile(master, nil, func(k *keyring.Keyring) (err error) {
+		*c.heldAudit = nil
+		msg, err = edit(k)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState) {
-			return configErr(err)
-		}
 		return err
 	}
-	if err := c.saveKeyring(k, master); err != nil {
-		return err
+	for _, event := range *c.heldAudit {
+		event()
 	}
 	fmt.Fprintln(c.stdout, msg)
 	return nil

@@ -94,6 +94,9 @@ type cli struct {
 	log *slog.Logger
 	// sig is done at the first SIGINT or SIGTERM.
 	sig context.Context
+	// heldAudit, if not nil, holds the audit events of a keyring edit
+	// in progress, logged once it is saved (see editKeyring).
+	heldAudit *[]func()
 }
 
 // run runs the command line args and returns the exit code.
