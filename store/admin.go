@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/accountvault/accountvault"
 )
 
 // Admin is the operator's side of a [Store]: the work that walks or checks
@@ -111,4 +115,39 @@ func sortedKeys[V any](m map[uint32]V) []uint32 {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// OverrideKeyringGeneration lowers the table's recorded keyring generation
+// to that of the store's current keys, so that stores holding them are no
+// longer refused as a rollback. It is the operator's recovery from a
+// keyring that is truly lost (every copy of the newer generation gone), and
+// nothing else: it re-admits every older copy of the keyring down to that
+// generation, including ones in which a retired key is primary. It logs an
+// audit event at warning level, and returns the generation it replaced.
+//
+// It does not check the keys against the table's data first: run
+// CheckKeyring after it.
+func (a *Admin) OverrideKeyringGeneration(ctx context.Context) (previous uint64, err error) {
+	s := a.s
+	if s.meta == nil {
+		return 0, errors.New("store: the backend keeps no metadata: there is no recorded generation to override")
+	}
+	gen := s.keys.Load().Generation()
+	old, err := s.meta.Meta(ctx, metaGeneration)
+	switch {
+	case errors.Is(err, accountvault.ErrNotFound):
+		old = nil
+	case err != nil:
+		return 0, fmt.Errorf("store: reading the table's keyring generation: %w", err)
+	case len(old) == 8:
+		previous = binary.BigEndian.Uint64(old)
+	}
+	if err := s.meta.SwapMeta(ctx, metaGeneration, old, binary.BigEndian.AppendUint64(nil, gen)); err != nil {
+		return previous, fmt.Errorf("store: overriding the keyring generation: %w", err)
+	}
+	s.log.Warn("accountvault: keyring generation overridden by the operator", "table", s.table,
+		"generation", gen, "previous_generation", previous)
+	// The next call checks the keys again, against the new record.
+	s.verified.Store(nil)
+	return previous, nil
 }

@@ -31,6 +31,11 @@ type Keys interface {
 	// values on it alone during a rewrap (another replica has promoted it
 	// already).
 	Status(id uint32) (keyring.Status, bool)
+
+	// Generation numbers the versions of the key set: every edit makes a
+	// higher one (keyring.Keyring.Generation). The store refuses to go
+	// back to a lower generation, in memory and across restarts.
+	Generation() uint64
 }
 
 var _ Keys = (*keyring.KEK)(nil)
@@ -50,7 +55,8 @@ type Store struct {
 
 	legacyRead bool // WithLegacyPlaintext
 
-	keys atomic.Pointer[keyVersion] // the current version
+	keys     atomic.Pointer[keyVersion] // the current version
+	reloadMu sync.Mutex                 // serialises Reload's check and swap
 
 	// verified is the key version that was last found able to open the
 	// table's data; calls verify again when keys differs from it.
@@ -156,14 +162,33 @@ func New(b accountvault.Backend, keys Keys, opts ...Option) (*Store, error) {
 // atomically: calls already in flight seal with the version they started
 // with, but open the rows they read after the swap with keys (which may be
 // needed for what calls begun after it wrote); later calls use keys. keys
-// is checked once, before its first use, to open the table's data. It is how running replicas pick up a staged or promoted key
-// without a restart ([Admin.WatchKeyringFile] calls it).
+// is checked once, before its first use, to open the table's data. It is
+// how running replicas pick up a staged or promoted key without a restart
+// ([Admin.WatchKeyringFile] calls it).
+//
+// Reload refuses a rollback, with an error wrapping [keyring.ErrRollback]
+// (a *[keyring.RollbackError]) and an audit event, and the store keeps the
+// keys it has: keys of a lower generation than the current ones, or, for a
+// *keyring.KEK, any successor [keyring.CheckSuccessor] refuses (one that
+// drops the current primary key, or enables a key the current keys have
+// disabled or deleted). The check against the generation recorded in the
+// database, which also covers a restarted replica, runs at the first call
+// after the reload.
 func (s *Store) Reload(keys Keys) error {
 	if keys == nil {
 		return errors.New("store: nil keys")
 	}
 	if len(keys.KeyIDs()) == 0 {
 		return errors.New("store: keys hold no key")
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if cur := s.keys.Load(); cur != nil {
+		if err := successor(cur.Keys, keys); err != nil {
+			s.log.Warn("accountvault: keyring refused: rollback", "table", s.table, "error", err.Error(),
+				"generation", cur.Generation(), "refused_generation", keys.Generation())
+			return fmt.Errorf("store: Reload: %w", err)
+		}
 	}
 	s.keys.Store(&keyVersion{keys})
 	s.log.Info("accountvault: keyring loaded", "table", s.table, "primary_key_id", keys.PrimaryID(), "key_ids", keys.KeyIDs())
@@ -175,4 +200,18 @@ func (s *Store) Table() string { return s.table }
 
 func (s *Store) place(r *accountvault.SealedRow) envelope.Place {
 	return envelope.Place{Table: s.table, UserID: r.UserID, ProviderID: r.ProviderID, AccountID: r.AccountID}
+}
+
+// successor returns an error wrapping keyring.ErrRollback if next may not
+// replace cur.
+func successor(cur, next Keys) error {
+	ck, ok1 := cur.(*keyring.KEK)
+	nk, ok2 := next.(*keyring.KEK)
+	if ok1 && ok2 {
+		return keyring.CheckSuccessor(ck, nk)
+	}
+	if next.Generation() < cur.Generation() {
+		return &keyring.RollbackError{Reason: keyring.OlderGeneration, Current: cur.Generation(), Next: next.Generation()}
+	}
+	return nil
 }

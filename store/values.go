@@ -85,6 +85,7 @@ const (
 	metaLegacy      = "legacy"
 	legacyOpenValue = "open"
 	metaKeyCheck    = "keycheck"
+	metaGeneration  = "keyring_generation"
 )
 
 // unsealedError is the error for an unsealed token value of kind k.

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
+	"github.com/accountvault/accountvault/keyring"
 )
 
 // probeRows is how many rows a keyring check samples when the table has no
@@ -70,6 +72,9 @@ func (s *Store) since(ctx context.Context, kv *keyVersion) (*keyVersion, error) 
 // holding no sealed value, passes. Either way a passing check (re)writes
 // the key-check value under kv's primary key when it is missing, did not
 // open, or is on another key.
+//
+// A keyring that passes is then held to the table's recorded keyring
+// generation (raiseGeneration): a lower one is refused as a rollback.
 func (s *Store) verify(ctx context.Context, kv *keyVersion) error {
 	if s.legacyRead {
 		open, err := s.legacyOpen(ctx)
@@ -88,6 +93,12 @@ func (s *Store) verify(ctx context.Context, kv *keyVersion) error {
 		if err := s.sampleRows(ctx, kv); err != nil {
 			return err
 		}
+	}
+	// Only a keyring that opens the table's data may move the recorded
+	// generation: another deployment's keyring is ErrWrongKeyring above,
+	// whatever its generation.
+	if err := s.raiseGeneration(ctx, kv); err != nil {
+		return err
 	}
 	if checkOK {
 		if id, err := envelope.KeyID(check); err == nil && id == kv.PrimaryID() {
@@ -177,4 +188,52 @@ func (s *Store) sampleRows(ctx context.Context, kv *keyVersion) error {
 			ErrWrongKeyring, sealed, firstID, first)
 	}
 	return nil
+}
+
+// raiseGeneration compares kv's generation with the highest the table's
+// stores have used, recorded in the backend's metadata: a lower one is a
+// rollback, refused with an error wrapping keyring.ErrRollback (a restarted
+// replica handed an old keyring file); a higher one is recorded, by
+// compare-and-swap, so the record only ever rises. Without metadata there
+// is no record, and only Reload's in-memory check applies.
+func (s *Store) raiseGeneration(ctx context.Context, kv *keyVersion) error {
+	if s.meta == nil {
+		return nil
+	}
+	gen := kv.Generation()
+	for range 10 {
+		old, err := s.meta.Meta(ctx, metaGeneration)
+		var recorded uint64
+		switch {
+		case errors.Is(err, accountvault.ErrNotFound):
+			old = nil
+		case err != nil:
+			return fmt.Errorf("store: reading the table's keyring generation: %w", err)
+		case len(old) != 8:
+			return fmt.Errorf("store: the table's keyring generation record is %d bytes, not 8: %w", len(old), accountvault.ErrDecrypt)
+		default:
+			recorded = binary.BigEndian.Uint64(old)
+		}
+		switch {
+		case gen < recorded:
+			s.log.Warn("accountvault: keyring refused: rollback", "table", s.table,
+				"generation", gen, "recorded_generation", recorded)
+			return fmt.Errorf("store: the table's stores have used keyring generation %d, this keyring is generation %d "+
+				"(an older copy?); if the newer keyring is truly lost, see `accountvault keys override-generation`: %w",
+				recorded, gen, &keyring.RollbackError{Reason: keyring.OlderGeneration, Current: recorded, Next: gen})
+		case gen == recorded && old != nil:
+			return nil
+		}
+		next := binary.BigEndian.AppendUint64(nil, gen)
+		switch err := s.meta.SwapMeta(ctx, metaGeneration, old, next); {
+		case err == nil:
+			s.log.Info("accountvault: keyring generation recorded", "table", s.table, "generation", gen, "previous", recorded)
+			return nil
+		case errors.Is(err, accountvault.ErrConflict):
+			continue // another store recorded one meanwhile: compare again
+		default:
+			return fmt.Errorf("store: recording the keyring generation: %w", err)
+		}
+	}
+	return fmt.Errorf("store: recording the keyring generation: %w", accountvault.ErrConflict)
 }

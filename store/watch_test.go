@@ -14,6 +14,7 @@ import (
 
 	"github.com/accountvault/accountvault/internal/avtest"
 	"github.com/accountvault/accountvault/keyring"
+	"github.com/accountvault/accountvault/store"
 )
 
 // watchBadFile runs WatchKeyringFile on path, which a keyring-file writer
@@ -42,7 +43,7 @@ func watchBadFile(t *testing.T, path string, reads int, unblock func()) (allocat
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	go func() {
-		returned <- s.WatchKeyringFile(ctx, path, master, interval, func(err error) {
+		returned <- store.NewAdmin(s).WatchKeyringFile(ctx, path, master, interval, func(err error) {
 			select {
 			case reports <- err:
 			default:
@@ -77,7 +78,7 @@ func watchBadFile(t *testing.T, path string, reads int, unblock func()) (allocat
 		t.Fatalf("the watcher did not return after its context was cancelled")
 	}
 	t.Logf("returned %v after cancellation (interval %v); %d reads allocated %d bytes", time.Since(cancelled), interval, reads, after.TotalAlloc-before.TotalAlloc)
-	if s.PrimaryKeyID() != k.Primary() {
+	if store.NewAdmin(s).PrimaryKeyID() != k.Primary() {
 		t.Fatalf("the store lost its keyring")
 	}
 	return after.TotalAlloc - before.TotalAlloc

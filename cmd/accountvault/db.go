@@ -214,7 +214,7 @@ func (c *cli) keyringError(ctx context.Context, d *database, err error, interrup
 		return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
 	case errors.As(err, &mk):
 		return configErr(missingKeys(mk))
-	case errors.Is(err, store.ErrLegacyClosed):
+	case errors.Is(err, store.ErrLegacyClosed), errors.Is(err, keyring.ErrRollback):
 		return configErr(err)
 	}
 	return failedErr(err)

@@ -48,6 +48,7 @@ replaced meanwhile saves nothing and says "changed meanwhile: run again"
 		c.keysRetireCmd("delete"),
 		c.keysEnableCmd(),
 		c.keysRemasterCmd(),
+		c.keysOverrideGenerationCmd(),
 	)
 	return cmd
 }
@@ -512,4 +513,54 @@ func keyIDs(k *keyring.Keyring) []uint32 {
 		ids = append(ids, ki.ID)
 	}
 	return ids
+}
+
+// keysOverrideGenerationCmd returns 'keys override-generation'.
+func (c *cli) keysOverrideGenerationCmd() *cobra.Command {
+	var f dbFlags
+	cmd := &cobra.Command{
+		Use:   "override-generation --db DB [--table T]",
+		Short: "Let a table accept an older keyring (recovery from a lost keyring only)",
+		Long: `Stores record in the database the highest keyring generation they have used,
+and refuse an older keyring from then on (a rollback: an old copy of the file,
+perhaps with a retired key primary again). override-generation lowers that
+record to the generation of --keyring, so that stores accept it.
+
+Use it only when every copy of the newer keyring is truly lost (or was
+wrong), never to silence a refusal you do not understand: it re-admits every
+older copy of the keyring down to this generation. It logs an audit event,
+then checks that the keyring opens the table's data (exit 2 if not).
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
+			k, _, err := c.loadKeyring()
+			if err != nil {
+				return err
+			}
+			ctx := c.sig
+			d, err := c.openDB(ctx, f, false)
+			if err != nil {
+				return err
+			}
+			defer closeDB(d, &err)
+			a, err := c.newAdmin(d, k)
+			if err != nil {
+				return err
+			}
+			prev, err := a.OverrideKeyringGeneration(ctx)
+			if err != nil {
+				return failedErr(err)
+			}
+			c.audit("accountvault: keyring generation overridden", "table", d.table, "generation", k.Generation(), "previous_generation", prev)
+			fmt.Fprintf(c.stdout, "table %q: recorded keyring generation %d replaced by %d, the generation of %s\n", d.table, prev, k.Generation(), c.keyringPath)
+			if err := a.CheckKeyring(ctx); err != nil {
+				return c.keyringError(ctx, d, err, func(string) {})
+			}
+			fmt.Fprintf(c.stdout, "the keyring opens the table's data\n%s\n", c.command("check").db(f).hint("next"))
+			return nil
+		}),
+	}
+	f.add(cmd, true)
+	return cmd
 }
