@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
@@ -14,24 +13,16 @@ import (
 // reached after 83 years without deleting a key.
 const MaxKeys = 1000
 
-// kekParameters are the parameters of every key-encryption key:
-// AES-256-GCM, 12-byte nonce, 16-byte tag, TINK output prefix
-// (0x01 || big-endian key id).
-var kekParameters = func() *aesgcm.Parameters {
-	p, err := aesgcm.NewParameters(aesgcm.ParametersOpts{
-		KeySizeInBytes: 32,
-		IVSizeInBytes:  12,
-		TagSizeInBytes: 16,
-		Variant:        aesgcm.VariantTink,
-	})
-	if err != nil {
-		panic("keyring: AES-256-GCM parameters: " + err.Error())
-	}
-	return p
-}()
+// kekParameters are the parameters of every new key-encryption key:
+// XAES-256-GCM with a 12-byte salt (a 192-bit nonce) and the TINK output
+// prefix (0x01 || big-endian key id), as tink-go's
+// aead.XAES256GCM192BitNonceKeyTemplate. Keys made before hold
+// [AES256GCM]: see kek.go.
+var kekParameters = xaesGCMParameters
 
 // A Keyring is the editable set of key-encryption keys: a Tink keyset of
-// AES-256-GCM keys, each with a [Status] and a creation time.
+// XAES-256-GCM keys (and, in keyrings made before those, AES-256-GCM keys),
+// each with a [Status] and a creation time.
 //
 // A Keyring is what an operator edits and saves (with [Keyring.SaveFile]);
 // requests use the immutable [KEK] built from it by [Keyring.KEK]. Its
@@ -249,7 +240,7 @@ func (e *editor) find(id uint32) (int, error) {
 	return i, nil
 }
 
-// add generates a fresh AES-256-GCM key with TINK prefix, staged.
+// add generates a fresh XAES-256-GCM key with TINK prefix, staged.
 func (e *editor) add() (uint32, error) {
 	if len(e.keys) >= MaxKeys {
 		return 0, fmt.Errorf("keyring: keyring already holds %d keys; delete disabled keys first: %w", MaxKeys, ErrKeyState)
