@@ -26,8 +26,8 @@ var kekAlgorithms = []struct {
 	alg      Algorithm
 	generate func(testing.TB) *Keyring
 }{
-	{XAES256GCM, mustGenerate},
 	{AES256GCM, legacyGenerate},
+	{XAES256GCM, mustGenerate},
 }
 
 // forEachAlgorithm runs f as a subtest for each algorithm.
