@@ -58,8 +58,9 @@ const (
 	// and TINK output prefix, as made by tink-go's
 	// aead.XAES256GCM192BitNonceKeyTemplate): every new key has it. Each
 	// wrap derives a fresh AES-256-GCM key from the key and the first 96
-	// bits of the nonce, so random nonces are safe for about 2⁸⁰ wraps per
-	// key, against 2³² for AES256GCM.
+	// bits of the nonce; random nonces keep the chance of a collision
+	// below 2⁻³² for about 2⁸⁰ wraps per key, against 2³² wraps for
+	// AES256GCM.
 	XAES256GCM Algorithm = 2
 )
 
@@ -74,9 +75,9 @@ func (a Algorithm) String() string {
 	return fmt.Sprintf("Algorithm(%d)", uint8(a))
 }
 
-// WrapOverhead returns how much longer than the key a key wrapped with a
-// of a is: [AESGCMWrapOverhead] or [XAESGCMWrapOverhead]. It returns 0 for
-// an unknown Algorithm.
+// WrapOverhead returns how much longer than the key a key wrapped by a key
+// of algorithm a is: [AESGCMWrapOverhead] or [XAESGCMWrapOverhead]. It
+// returns 0 for an unknown Algorithm.
 func (a Algorithm) WrapOverhead() int {
 	switch a {
 	case AES256GCM:
