@@ -22,7 +22,8 @@ var update = flag.Bool("update", false, "rewrite the files under testdata/ (gold
 
 // The committed test vectors, all under testMasterKey:
 //
-//	testdata/keyring-v1.json            a keyring with a key in every status
+//	testdata/keyring-v1.json            an AES-256-GCM keyring (as made before
+//	                                    XAES-256-GCM) with a key in every status
 //	testdata/keyring-v1-cleartext.json  the same keyring, cleartext
 //	testdata/keyring-v1-vectors.json    its expected metadata, and wrapped keys
 //	testdata/fail-*.json                files Load must refuse; goldenFailures
@@ -158,9 +159,11 @@ func writeGolden(t *testing.T) {
 		return id, w
 	}
 
-	k := mustGenerate(t)
+	// An AES-256-GCM keyring, as versions before XAES-256-GCM made it (see
+	// golden_xaes_test.go for a keyring holding both algorithms).
+	k := legacyGenerate(t)
 	wrap(mustKEK(t, k), "wrapped by the first primary, now decrypt-only", dek(1), "v1|accounts|access_token|github|1|user-1")
-	if _, err := k.Rotate(); err != nil {
+	if err := k.Promote(stageAESGCM(t, k)); err != nil {
 		t.Fatal(err)
 	}
 	id, w := wrap(mustKEK(t, k), "wrapped by the primary", dek(2), "v1|accounts|refresh_token|google|2|user-2")
@@ -168,19 +171,13 @@ func writeGolden(t *testing.T) {
 		goldenWrap{Comment: "primary, other associated data", KeyID: id, AD: "v1|accounts|refresh_token|google|2|user-3", Wrapped: b64(w), Want: "decrypt"},
 		goldenWrap{Comment: "primary, last byte flipped", KeyID: id, AD: "v1|accounts|refresh_token|google|2|user-2", Wrapped: b64(append(bytes.Clone(w[:len(w)-1]), w[len(w)-1]^1)), Want: "decrypt"},
 	)
-	staged, err := k.Stage()
-	if err != nil {
-		t.Fatal(err)
-	}
+	staged := stageAESGCM(t, k)
 	c := k.Clone()
 	if err := c.Promote(staged); err != nil {
 		t.Fatal(err)
 	}
 	wrap(mustKEK(t, c), "wrapped by the staged key (by a replica that promoted it)", dek(3), "v1|accounts|id_token|apple|3|user-3")
-	disabled, err := k.Stage()
-	if err != nil {
-		t.Fatal(err)
-	}
+	disabled := stageAESGCM(t, k)
 	c = k.Clone()
 	if err := c.Promote(disabled); err != nil {
 		t.Fatal(err)
