@@ -1,8 +1,13 @@
 // Package keyring manages accountvault's key-encryption keys (KEKs): the
 // keys that wrap the per-row data-encryption keys.
 //
-// A [Keyring] is a Tink keyset of AES-256-GCM keys, each with a [Status]
-// and a creation time. It is a value an operator edits ([Keyring.Stage],
+// A [Keyring] is a Tink keyset of key-encryption keys, each with a [Status]
+// and a creation time. Every new key is XAES-256-GCM ([XAES256GCM]: 192-bit
+// random nonces, no practical limit on the number of wraps); keyrings made
+// by earlier versions hold AES-256-GCM keys ([AES256GCM]: 96-bit random
+// nonces, about 2³² wraps per key), which keep working and are rotated
+// away like any key. [Keyring.Algorithm] and [KEK.Algorithm] tell them
+// apart. It is a value an operator edits ([Keyring.Stage],
 // [Keyring.Promote], [Keyring.Rotate], [Keyring.Disable], [Keyring.Enable],
 // [Keyring.Delete]) and saves; it is not what requests use. Requests use a
 // [KEK]: an immutable snapshot of the enabled keys, built once by
@@ -40,7 +45,9 @@
 // Every key is created with Tink's TINK output prefix (0x01 followed by the
 // big-endian key id), never RAW. The envelope format stores the 4-byte key
 // id itself, so [KEK.Wrap] returns Tink's ciphertext without the prefix and
-// [KEK.Unwrap] puts it back. A [Status] of staged or decrypt-only is an
+// [KEK.Unwrap] puts it back, and decrypts with that key's algorithm alone.
+// A wrapped 32-byte data key is 60 bytes under an AES-256-GCM key and 72
+// under an XAES-256-GCM key (see [KEK]). A [Status] of staged or decrypt-only is an
 // ENABLED non-primary key in Tink; the distinction is this package's
 // metadata.
 //
@@ -132,9 +139,13 @@
 // EncryptedKeyset protocol buffer holding only its encrypted_keyset field
 // (what Tink's keyset.Handle.WriteWithAssociatedData writes through a
 // keyset.BinaryWriter). encrypted_keyset is the master key's encryption of
-// the serialized Tink Keyset, whose keys are all AES-256-GCM keys
-// (type.googleapis.com/google.crypto.tink.AesGcmKey) with output prefix
-// TINK, with this associated data:
+// the serialized Tink Keyset, whose keys all have output prefix TINK and are
+// either XAES-256-GCM keys with a 12-byte salt
+// (type.googleapis.com/google.crypto.tink.XAesGcmKey, the keys of tink-go's
+// aead.XAES256GCM192BitNonceKeyTemplate) or, made by earlier versions,
+// AES-256-GCM keys with a 12-byte IV and 16-byte tag
+// (type.googleapis.com/google.crypto.tink.AesGcmKey), in any mix, with
+// this associated data:
 //
 //	"accountvault keyring v2" 0x00
 //	uint64 generation

@@ -29,8 +29,9 @@ var (
 
 	// ErrKeyringCorrupt: the keyring file is malformed: not the format this
 	// package writes, truncated, of an unknown version, too large, or
-	// holding keys this package never creates (a non AES-256-GCM key, a key
-	// without the TINK output prefix, a keyset that disagrees with its
+	// holding keys this package never creates (a key that is neither
+	// XAES-256-GCM with a 12-byte salt nor AES-256-GCM with a 12-byte IV, a
+	// key without the TINK output prefix, a keyset that disagrees with its
 	// metadata).
 	ErrKeyringCorrupt = errors.New("keyring: keyring file is corrupt")
 

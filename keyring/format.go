@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
@@ -314,7 +313,7 @@ func parseKeyset(serialized []byte, md *metadata) (*Keyring, error) {
 }
 
 // checkConsistent checks that h holds exactly the keys of the metadata, in
-// the matching Tink statuses, and only AES-256-GCM keys with TINK prefix.
+// the matching Tink statuses, and only key-encryption keys (algorithmOf).
 func checkConsistent(h *keyset.Handle, keys []KeyInfo) error {
 	if h.Len() != len(keys) {
 		return corrupt("keyset holds %d keys, metadata lists %d", h.Len(), len(keys))
@@ -333,9 +332,9 @@ func checkConsistent(h *keyset.Handle, keys []KeyInfo) error {
 		if !ok {
 			return corrupt("keyset holds key %d, which the metadata does not list", id)
 		}
-		key, ok := entry.Key().(*aesgcm.Key)
-		if !ok || !key.Parameters().Equal(kekParameters) {
-			return corrupt("key %d is not AES-256-GCM with TINK output prefix", id)
+		key := entry.Key()
+		if _, ok := algorithmOf(key); !ok {
+			return corrupt("key %d is neither AES-256-GCM nor XAES-256-GCM with TINK output prefix", id)
 		}
 		if kid, _ := key.IDRequirement(); kid != id {
 			return corrupt("key %d carries id %d", id, kid)

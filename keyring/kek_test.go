@@ -20,135 +20,172 @@ var (
 )
 
 func TestWrapUnwrap(t *testing.T) {
-	k := mustGenerate(t)
-	s := mustKEK(t, k)
-	id, w, err := s.Wrap(testDEK, testAD)
-	if err != nil {
-		t.Fatalf("Wrap: %v", err)
-	}
-	if id != k.Primary() || id != s.PrimaryID() {
-		t.Fatalf("Wrap used key %d, primary is %d", id, k.Primary())
-	}
-	if len(w) != len(testDEK)+WrapOverhead {
-		t.Fatalf("wrapped length %d, want %d", len(w), len(testDEK)+WrapOverhead)
-	}
-	got, err := s.Unwrap(id, w, testAD)
-	if err != nil || !bytes.Equal(got, testDEK) {
-		t.Fatalf("Unwrap: err %v, equal %t", err, bytes.Equal(got, testDEK))
-	}
-	// Two wraps differ (random nonce).
-	_, w2, err := s.Wrap(testDEK, testAD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(w, w2) {
-		t.Fatalf("two wraps of the same key are identical")
-	}
-	// Empty DEK and empty AD work.
-	id, w, err = s.Wrap(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Unwrap(id, w, nil); err != nil || len(got) != 0 {
-		t.Fatalf("Unwrap(empty): %v, %d bytes", err, len(got))
-	}
+	forEachAlgorithm(t, func(t *testing.T, alg Algorithm, generate func(testing.TB) *Keyring) {
+		k := generate(t)
+		s := mustKEK(t, k)
+		if got, ok := s.Algorithm(k.Primary()); !ok || got != alg {
+			t.Fatalf("primary key is %v (%t), want %v", got, ok, alg)
+		}
+		id, w, err := s.Wrap(testDEK, testAD)
+		if err != nil {
+			t.Fatalf("Wrap: %v", err)
+		}
+		if id != k.Primary() || id != s.PrimaryID() {
+			t.Fatalf("Wrap used key %d, primary is %d", id, k.Primary())
+		}
+		if len(w) != len(testDEK)+alg.WrapOverhead() {
+			t.Fatalf("wrapped length %d, want %d", len(w), len(testDEK)+alg.WrapOverhead())
+		}
+		got, err := s.Unwrap(id, w, testAD)
+		if err != nil || !bytes.Equal(got, testDEK) {
+			t.Fatalf("Unwrap: err %v, equal %t", err, bytes.Equal(got, testDEK))
+		}
+		// Two wraps differ (random nonce).
+		_, w2, err := s.Wrap(testDEK, testAD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(w, w2) {
+			t.Fatalf("two wraps of the same key are identical")
+		}
+		// Empty DEK and empty AD work.
+		id, w, err = s.Wrap(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w) != alg.WrapOverhead() {
+			t.Fatalf("wrapped empty key is %d bytes, want %d", len(w), alg.WrapOverhead())
+		}
+		if got, err := s.Unwrap(id, w, nil); err != nil || len(got) != 0 {
+			t.Fatalf("Unwrap(empty): %v, %d bytes", err, len(got))
+		}
+	})
 }
 
 // TestWrapIsTinkCiphertext checks the documented layout: the TINK prefix
 // followed by the wrapped key is a ciphertext of Tink's own keyset
-// primitive, so any Tink implementation can unwrap.
+// primitive, so any Tink implementation can unwrap, for a keyring holding
+// keys of both algorithms, whichever is primary.
 func TestWrapIsTinkCiphertext(t *testing.T) {
-	k := mustGenerate(t)
-	if _, err := k.Stage(); err != nil {
-		t.Fatal(err)
-	}
-	s := mustKEK(t, k)
-	id, w, err := s.Wrap(testDEK, testAD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := aead.New(k.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct := binary.BigEndian.AppendUint32([]byte{0x01}, id)
-	ct = append(ct, w...)
-	got, err := p.Decrypt(ct, testAD)
-	if err != nil || !bytes.Equal(got, testDEK) {
-		t.Fatalf("Tink keyset primitive: err %v, equal %t", err, bytes.Equal(got, testDEK))
-	}
-	// And the other way.
-	ct, err = p.Encrypt(testDEK, testAD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err = s.Unwrap(binary.BigEndian.Uint32(ct[1:5]), ct[5:], testAD)
-	if err != nil || !bytes.Equal(got, testDEK) {
-		t.Fatalf("Unwrap of a Tink ciphertext: err %v, equal %t", err, bytes.Equal(got, testDEK))
-	}
+	forEachAlgorithm(t, func(t *testing.T, alg Algorithm, generate func(testing.TB) *Keyring) {
+		k := generate(t)
+		first := k.Primary()
+		// The other algorithm, staged, then primary: Tink's keyset
+		// primitive must open what each key wraps.
+		var second uint32
+		if alg == XAES256GCM {
+			second = stageAESGCM(t, k)
+		} else {
+			second = mustStage(t, k)
+		}
+		for _, primary := range []uint32{first, second} {
+			if err := k.Promote(primary); err != nil {
+				t.Fatal(err)
+			}
+			s := mustKEK(t, k)
+			id, w, err := s.Wrap(testDEK, testAD)
+			if err != nil || id != primary {
+				t.Fatalf("Wrap: key %d, %v; want key %d", id, err, primary)
+			}
+			p, err := aead.New(k.handle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct := binary.BigEndian.AppendUint32([]byte{0x01}, id)
+			ct = append(ct, w...)
+			got, err := p.Decrypt(ct, testAD)
+			if err != nil || !bytes.Equal(got, testDEK) {
+				t.Fatalf("Tink keyset primitive, key %d: err %v, equal %t", id, err, bytes.Equal(got, testDEK))
+			}
+			// And the other way.
+			ct, err = p.Encrypt(testDEK, testAD)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if binary.BigEndian.Uint32(ct[1:5]) != primary {
+				t.Fatalf("Tink encrypted with key %d, want %d", binary.BigEndian.Uint32(ct[1:5]), primary)
+			}
+			got, err = s.Unwrap(binary.BigEndian.Uint32(ct[1:5]), ct[5:], testAD)
+			if err != nil || !bytes.Equal(got, testDEK) {
+				t.Fatalf("Unwrap of a Tink ciphertext, key %d: err %v, equal %t", primary, err, bytes.Equal(got, testDEK))
+			}
+		}
+	})
 }
 
 func TestUnwrapFailures(t *testing.T) {
-	k := mustGenerate(t)
-	s := mustKEK(t, k)
-	id, w, err := s.Wrap(testDEK, testAD)
-	if err != nil {
-		t.Fatal(err)
-	}
+	forEachAlgorithm(t, func(t *testing.T, alg Algorithm, generate func(testing.TB) *Keyring) {
+		k := generate(t)
+		s := mustKEK(t, k)
+		id, w, err := s.Wrap(testDEK, testAD)
+		if err != nil {
+			t.Fatal(err)
+		}
 
-	_, err = s.Unwrap(id, w, []byte("v1|accounts|access_token|github|12345|user-2"))
-	wantErr(t, "Unwrap with other AD", err, accountvault.ErrDecrypt)
-	_, err = s.Unwrap(id, w, nil)
-	wantErr(t, "Unwrap without AD", err, accountvault.ErrDecrypt)
+		_, err = s.Unwrap(id, w, []byte("v1|accounts|access_token|github|12345|user-2"))
+		wantErr(t, "Unwrap with other AD", err, accountvault.ErrDecrypt)
+		_, err = s.Unwrap(id, w, nil)
+		wantErr(t, "Unwrap without AD", err, accountvault.ErrDecrypt)
 
-	for i := range w {
-		bad := slices.Clone(w)
-		bad[i] ^= 0x01
-		_, err := s.Unwrap(id, bad, testAD)
-		wantErr(t, fmt.Sprintf("Unwrap with byte %d flipped", i), err, accountvault.ErrDecrypt)
-	}
-	for _, n := range []int{0, 1, WrapOverhead - 1, WrapOverhead, len(w) - 1} {
-		_, err := s.Unwrap(id, w[:n], testAD)
-		wantErr(t, fmt.Sprintf("Unwrap truncated to %d", n), err, accountvault.ErrDecrypt)
-	}
-	_, err = s.Unwrap(id, append(slices.Clone(w), 0), testAD)
-	wantErr(t, "Unwrap with a byte appended", err, accountvault.ErrDecrypt)
-	_, err = s.Unwrap(id, make([]byte, WrapOverhead+MaxDEKSize+1), testAD)
-	wantErr(t, "Unwrap oversized", err, accountvault.ErrDecrypt)
+		for i := range w {
+			bad := slices.Clone(w)
+			bad[i] ^= 0x01
+			_, err := s.Unwrap(id, bad, testAD)
+			wantErr(t, fmt.Sprintf("Unwrap with byte %d flipped", i), err, accountvault.ErrDecrypt)
+		}
+		overhead := alg.WrapOverhead()
+		for _, n := range []int{0, 1, AESGCMWrapOverhead - 1, AESGCMWrapOverhead, overhead - 1, overhead, len(w) - 1} {
+			_, err := s.Unwrap(id, w[:n], testAD)
+			wantErr(t, fmt.Sprintf("Unwrap truncated to %d", n), err, accountvault.ErrDecrypt)
+		}
+		_, err = s.Unwrap(id, append(slices.Clone(w), 0), testAD)
+		wantErr(t, "Unwrap with a byte appended", err, accountvault.ErrDecrypt)
+		_, err = s.Unwrap(id, make([]byte, overhead+MaxDEKSize+1), testAD)
+		wantErr(t, "Unwrap oversized", err, accountvault.ErrDecrypt)
 
-	_, err = s.Unwrap(id+1, w, testAD)
-	wantErr(t, "Unwrap with unknown key id", err, accountvault.ErrUnknownKey)
+		_, err = s.Unwrap(id+1, w, testAD)
+		wantErr(t, "Unwrap with unknown key id", err, accountvault.ErrUnknownKey)
 
-	// No error shows the wrapped key, in any common encoding.
-	_, errAD := s.Unwrap(id, w, nil)
-	for _, e := range []error{err, errAD} {
-		msg := e.Error()
-		for _, enc := range []string{string(w), fmt.Sprintf("%x", w), fmt.Sprintf("%X", w), b64(w), fmt.Sprint(w)} {
-			if strings.Contains(msg, enc) {
-				t.Fatalf("error %q contains the wrapped key", msg)
+		// No error shows the wrapped key, in any common encoding.
+		_, errAD := s.Unwrap(id, w, nil)
+		for _, e := range []error{err, errAD} {
+			msg := e.Error()
+			for _, enc := range []string{string(w), fmt.Sprintf("%x", w), fmt.Sprintf("%X", w), b64(w), fmt.Sprint(w)} {
+				if strings.Contains(msg, enc) {
+					t.Fatalf("error %q contains the wrapped key", msg)
+				}
 			}
 		}
-	}
 
-	// A key of another keyring with the same id would be ErrDecrypt; a key
-	// id the keyring never had is ErrUnknownKey even with valid bytes.
-	other := mustKEK(t, mustGenerate(t))
-	oid, ow, err := other.Wrap(testDEK, testAD)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Unwrap(oid, ow, testAD)
-	wantErr(t, "Unwrap of another keyring's value", err, accountvault.ErrUnknownKey)
+		// A key of another keyring with the same id would be ErrDecrypt; a key
+		// id the keyring never had is ErrUnknownKey even with valid bytes.
+		other := mustKEK(t, generate(t))
+		oid, ow, err := other.Wrap(testDEK, testAD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Unwrap(oid, ow, testAD)
+		wantErr(t, "Unwrap of another keyring's value", err, accountvault.ErrUnknownKey)
+	})
 }
 
 func TestWrapLimits(t *testing.T) {
-	s := mustKEK(t, mustGenerate(t))
-	if _, _, err := s.Wrap(make([]byte, MaxDEKSize), nil); err != nil {
-		t.Fatalf("Wrap of MaxDEKSize bytes: %v", err)
-	}
-	if _, _, err := s.Wrap(make([]byte, MaxDEKSize+1), nil); err == nil {
-		t.Fatalf("Wrap of MaxDEKSize+1 bytes succeeded")
-	}
+	forEachAlgorithm(t, func(t *testing.T, alg Algorithm, generate func(testing.TB) *Keyring) {
+		s := mustKEK(t, generate(t))
+		_, w, err := s.Wrap(make([]byte, MaxDEKSize), nil)
+		if err != nil {
+			t.Fatalf("Wrap of MaxDEKSize bytes: %v", err)
+		}
+		if len(w) != MaxDEKSize+alg.WrapOverhead() || len(w) > MaxDEKSize+MaxWrapOverhead {
+			t.Fatalf("Wrap of MaxDEKSize bytes gave %d bytes", len(w))
+		}
+		if _, err := s.Unwrap(s.PrimaryID(), w, nil); err != nil {
+			t.Fatalf("Unwrap of MaxDEKSize bytes: %v", err)
+		}
+		if _, _, err := s.Wrap(make([]byte, MaxDEKSize+1), nil); err == nil {
+			t.Fatalf("Wrap of MaxDEKSize+1 bytes succeeded")
+		}
+	})
 	var zero *KEK
 	if _, _, err := zero.Wrap(testDEK, nil); err == nil {
 		t.Fatalf("Wrap on nil KEK succeeded")
@@ -158,6 +195,12 @@ func TestWrapLimits(t *testing.T) {
 	}
 	if _, _, err := new(KEK).Wrap(testDEK, nil); err == nil {
 		t.Fatalf("Wrap on zero KEK succeeded")
+	}
+	if _, err := new(KEK).Unwrap(1, make([]byte, 60), nil); err == nil {
+		t.Fatalf("Unwrap on zero KEK succeeded")
+	}
+	if alg, ok := zero.Algorithm(1); ok || alg != 0 {
+		t.Fatalf("nil KEK: Algorithm = %v, %t", alg, ok)
 	}
 }
 
@@ -244,7 +287,7 @@ func TestKEKStatuses(t *testing.T) {
 }
 
 func TestKEKConcurrent(t *testing.T) {
-	k := mustGenerate(t)
+	k := legacyGenerate(t) // an AES-256-GCM key, rotated to an XAES-256-GCM one
 	old := mustKEK(t, k)
 	_, oldW, err := old.Wrap(testDEK, testAD)
 	if err != nil {
@@ -293,20 +336,34 @@ func TestKEKConcurrent(t *testing.T) {
 	}
 }
 
+// BenchmarkKEK wraps and unwraps a 32-byte key with a keyring of four keys
+// whose primary is of each algorithm, against Tink's own keyset primitive
+// on the same keyset:
+//
+//	go test -run '^$' -bench BenchmarkKEK -benchmem -count 10 ./keyring/ > kek.txt
+//	benchstat -col /alg kek.txt
 func BenchmarkKEK(b *testing.B) {
-	k := mustGenerate(b)
-	for range 3 { // a realistic keyring: some old keys
-		if _, err := k.Rotate(); err != nil {
-			b.Fatal(err)
-		}
+	for _, a := range kekAlgorithms {
+		b.Run("alg="+a.alg.String(), func(b *testing.B) {
+			k := a.generate(b)
+			for range 3 { // a realistic keyring: some old keys
+				if _, err := k.Stage(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchmarkKEK(b, k)
+		})
 	}
+}
+
+func benchmarkKEK(b *testing.B, k *Keyring) {
 	s := mustKEK(b, k)
 	dek := make([]byte, 32)
 	id, w, err := s.Wrap(dek, testAD)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("Wrap", func(b *testing.B) {
+	b.Run("op=Wrap", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(dek)))
 		for b.Loop() {
@@ -315,7 +372,7 @@ func BenchmarkKEK(b *testing.B) {
 			}
 		}
 	})
-	b.Run("Unwrap", func(b *testing.B) {
+	b.Run("op=Unwrap", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(dek)))
 		for b.Loop() {
@@ -331,7 +388,7 @@ func BenchmarkKEK(b *testing.B) {
 		b.Fatal(err)
 	}
 	ct := append(binary.BigEndian.AppendUint32([]byte{0x01}, id), w...)
-	b.Run("TinkEncrypt", func(b *testing.B) {
+	b.Run("op=TinkEncrypt", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(dek)))
 		for b.Loop() {
@@ -340,7 +397,7 @@ func BenchmarkKEK(b *testing.B) {
 			}
 		}
 	})
-	b.Run("TinkDecrypt", func(b *testing.B) {
+	b.Run("op=TinkDecrypt", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(dek)))
 		for b.Loop() {
@@ -349,7 +406,7 @@ func BenchmarkKEK(b *testing.B) {
 			}
 		}
 	})
-	b.Run("UnwrapUnknown", func(b *testing.B) {
+	b.Run("op=UnwrapUnknown", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := s.Unwrap(id+1, w, testAD); err == nil {

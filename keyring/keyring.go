@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 )
 
@@ -21,24 +20,16 @@ const MaxKeys = 1000
 // after 27 years.
 const MaxDeleted = 10000
 
-// kekParameters are the parameters of every key-encryption key:
-// AES-256-GCM, 12-byte nonce, 16-byte tag, TINK output prefix
-// (0x01 || big-endian key id).
-var kekParameters = func() *aesgcm.Parameters {
-	p, err := aesgcm.NewParameters(aesgcm.ParametersOpts{
-		KeySizeInBytes: 32,
-		IVSizeInBytes:  12,
-		TagSizeInBytes: 16,
-		Variant:        aesgcm.VariantTink,
-	})
-	if err != nil {
-		panic("keyring: AES-256-GCM parameters: " + err.Error())
-	}
-	return p
-}()
+// kekParameters are the parameters of every new key-encryption key:
+// XAES-256-GCM with a 12-byte salt (a 192-bit nonce) and the TINK output
+// prefix (0x01 || big-endian key id), as tink-go's
+// aead.XAES256GCM192BitNonceKeyTemplate. Keys made before hold
+// [AES256GCM]: see kek.go.
+var kekParameters = xaesGCMParameters
 
 // A Keyring is the editable set of key-encryption keys: a Tink keyset of
-// AES-256-GCM keys, each with a [Status] and a creation time.
+// XAES-256-GCM keys (and, in keyrings made before those, AES-256-GCM keys),
+// each with a [Status] and a creation time.
 //
 // A Keyring is what an operator edits and saves (with [EditFile], or
 // [Keyring.SaveFile] for a new file); requests use the immutable [KEK]
@@ -306,7 +297,7 @@ func (e *editor) find(id uint32) (int, error) {
 	return i, nil
 }
 
-// add generates a fresh key-encryption key, staged.
+// add generates a fresh XAES-256-GCM key with TINK prefix, staged.
 func (e *editor) add() (uint32, error) {
 	if len(e.keys) >= MaxKeys {
 		return 0, fmt.Errorf("keyring: keyring already holds %d keys; delete disabled keys first: %w", MaxKeys, ErrKeyState)

@@ -156,7 +156,7 @@ func TestKeyringNeverReusesDeletedID(t *testing.T) {
 			return real(m)
 		}
 		raw := make([]byte, 32)
-		key, err := aesgcm.NewKey(secretdata.NewBytesFromData(raw, insecuresecretdataaccess.Token{}), id, kekParameters)
+		key, err := aesgcm.NewKey(secretdata.NewBytesFromData(raw, insecuresecretdataaccess.Token{}), id, aesGCMParameters)
 		if err != nil {
 			return 0, err
 		}
@@ -179,7 +179,7 @@ func TestKeyringNeverReusesDeletedID(t *testing.T) {
 	slices.Sort(k.deleted)
 	gen, next := k.Generation(), uint32(100)
 	addKey = func(m *keyset.Manager) (uint32, error) {
-		key, err := aesgcm.NewKey(secretdata.NewBytesFromData(make([]byte, 32), insecuresecretdataaccess.Token{}), next, kekParameters)
+		key, err := aesgcm.NewKey(secretdata.NewBytesFromData(make([]byte, 32), insecuresecretdataaccess.Token{}), next, aesGCMParameters)
 		if err != nil {
 			return 0, err
 		}

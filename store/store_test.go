@@ -16,6 +16,7 @@ import (
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/envelope"
 	"github.com/accountvault/accountvault/internal/avtest"
+	"github.com/accountvault/accountvault/keyring"
 	"github.com/accountvault/accountvault/store"
 )
 
@@ -399,8 +400,9 @@ func TestRotation(t *testing.T) {
 			t.Fatalf("rewrapped row still on key %d", keyOf("old"))
 		}
 		// Token nonce, ciphertext and tag are unchanged: only the wrapped key moved.
-		// (FORMAT.md: the token's nonce starts at byte 69 with a 60-byte wrapped key.)
-		if len(oldCT) != len(newCT) || !bytes.Equal(oldCT[69:], newCT[69:]) || bytes.Equal(oldCT[9:69], newCT[9:69]) {
+		// (FORMAT.md: the wrapped key's length is byte 8; the token's nonce follows it.)
+		body := func(v []byte) []byte { return v[9+int(v[8]):] }
+		if !bytes.Equal(body(oldCT), body(newCT)) || bytes.Equal(oldCT[9:9+int(oldCT[8])], newCT[9:9+int(newCT[8])]) {
 			t.Fatal("rewrap changed the token ciphertext")
 		}
 		// Opens under the new key alone.
@@ -556,12 +558,21 @@ func TestEncryptLegacyRefusesWrongKeyring(t *testing.T) {
 }
 
 // TestReloadReverifies: a keyring loaded by Reload is verified again before
-// it seals or opens anything.
+// it seals or opens anything. Another deployment's keyring is refused by
+// Reload itself (it drops the primary key in use); keys that are not a
+// *keyring.KEK are held to their generation only, so such keys of a higher
+// generation pass Reload, and the verification must catch them.
 func TestReloadReverifies(t *testing.T) {
 	env := avtest.New(t, "sqlite")
-	s := newStore(t, env, genKeyring(t))
+	k := genKeyring(t)
+	s := newStore(t, env, k)
 	mustUpsert(t, s, account("a", "u", "github", "a"))
-	reload(t, s, genKeyring(t))
+	if err := s.Reload(kekOf(t, genKeyring(t))); !errors.Is(err, keyring.ErrRollback) {
+		t.Fatalf("Reload of another deployment's keyring: %v, want ErrRollback", err)
+	}
+	if err := s.Reload(laterKeys{kekOf(t, genKeyring(t)), k.Generation() + 1}); err != nil {
+		t.Fatalf("Reload of keys of a higher generation: %v", err)
+	}
 	_, err := s.Upsert(ctx, account("b", "u", "google", "b"))
 	wantErr(t, "write after reloading a wrong keyring", err, store.ErrWrongKeyring)
 	if n := env.Count(t); n != 1 {
@@ -580,6 +591,10 @@ func TestRewrapLeavesNewerKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	behind := newStore(t, env, k) // sees the new key as staged
+	// behind is running (verified) before the other replica promotes.
+	if err := admin(behind).CheckKeyring(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ahead := k.Clone()
 	if err := ahead.Promote(staged); err != nil {
 		t.Fatal(err)
@@ -816,9 +831,24 @@ func TestRewrapRefusesMissingKeys(t *testing.T) {
 		unchanged("the Rewrap refused for a disabled key", before)
 
 		// With every key held, the same Rewrap moves everything onto C.
-		rep, err = admin(newStore(t, env, kc)).Rewrap(ctx, store.WalkOptions{})
+		// (The keyring with A enabled again is a newer edit than kd: the
+		// table's stores have used kd's generation.)
+		ke := kd.Clone()
+		if err := ke.Enable(keyA); err != nil {
+			t.Fatal(err)
+		}
+		rep, err = admin(newStore(t, env, ke)).Rewrap(ctx, store.WalkOptions{})
 		if err != nil || rep.Rewritten != 3 || rep.Failed != 0 {
 			t.Fatalf("Rewrap with every key: %+v, %v", rep.Progress, err)
 		}
 	})
 }
+
+// laterKeys are keys that claim generation gen: Keys that are not a
+// *keyring.KEK, which Reload compares by generation alone.
+type laterKeys struct {
+	*keyring.KEK
+	gen uint64
+}
+
+func (k laterKeys) Generation() uint64 { return k.gen }

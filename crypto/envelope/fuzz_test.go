@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"errors"
 	"testing"
 
@@ -49,16 +50,16 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzOpen puts arbitrary bytes in the three columns of a row and opens
-// and rewraps it with a fixed KEK: no panic, and every failure is a
+// and rewraps it with the vectors' KEKs (two AES-256-GCM, the XAES-256-GCM
+// primary): no panic, and every failure is a
 // *ColumnError wrapping exactly one sentinel. A row that rewraps opens to
 // the same plaintexts as before.
 func FuzzOpen(f *testing.F) {
 	f.Add([]byte("ya29.token"), []byte(nil), []byte{0xA7, 'a', 'v', 1})
-	keys := map[uint32][]byte{}
-	for _, id := range []uint32{vecOldID, vecPrimaryID} {
-		keys[id] = vecKEKKey(id)
+	kek := &testKEK{primary: vecXAESID, aeads: map[uint32]cipher.AEAD{}}
+	for _, id := range []uint32{vecOldID, vecAESID, vecXAESID} {
+		kek.aeads[id] = vecKEK(id)
 	}
-	kek := newTestKEK(f, vecPrimaryID, keys)
 	p := Place{Table: "accounts", UserID: "user_2f9a61c0", ProviderID: "google", AccountID: "110248495921238986420"}
 	check := func(t *testing.T, err error) {
 		t.Helper()

@@ -9,7 +9,9 @@ package envelope
 type KEK interface {
 	// Wrap encrypts dek under the primary key-encryption key, binding ad.
 	// It returns that key's id and the wrapped key, which must hold 1 to
-	// 255 bytes (an AES-256-GCM key gives 12 + 32 + 16 = 60).
+	// 255 bytes. The keyring's keys give 24 + 32 + 16 = 72 bytes
+	// (XAES-256-GCM) or 12 + 32 + 16 = 60 (AES-256-GCM, in keyrings made
+	// before XAES-256-GCM); a KEK may mix lengths, key by key.
 	Wrap(dek, ad []byte) (keyID uint32, wrapped []byte, err error)
 
 	// Unwrap decrypts wrapped under the key keyID, checking ad. The error

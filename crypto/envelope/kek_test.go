@@ -12,14 +12,17 @@ import (
 	"github.com/accountvault/accountvault"
 )
 
-// testKEK is an in-test KEK made of AES-256-GCM keys. It wraps the way a
-// Tink AES-GCM key does without its 5-byte output prefix: a 12-byte random
-// IV, then ciphertext and 16-byte tag, the associated data passed through
-// (TestVectorsTinkCompatible checks this against tink-go).
+// testKEK is an in-test KEK written on crypto/cipher alone. Its keys are
+// AES-256-GCM (newTestKEK) or XAES-256-GCM ([testKEK.withXAES], the
+// reference refXAES), and it wraps the way a Tink key of the same algorithm
+// does without its 5-byte output prefix: a random nonce (12 bytes for
+// AES-256-GCM, 24 for XAES-256-GCM), then ciphertext and 16-byte tag, the
+// associated data passed through (TestVectorsTinkCompatible checks this
+// against tink-go).
 type testKEK struct {
 	primary uint32
 	aeads   map[uint32]cipher.AEAD
-	iv      io.Reader // source of IVs; crypto/rand if nil
+	iv      io.Reader // source of nonces; crypto/rand if nil
 
 	wraps, unwraps atomic.Int64
 }
@@ -66,6 +69,18 @@ func (k *testKEK) withPrimary(id uint32) *testKEK {
 	return &testKEK{primary: id, aeads: k.aeads, iv: k.iv}
 }
 
+// withXAES returns a copy of k sharing its keys, with an XAES-256-GCM key
+// id added (or replacing k's key id).
+func (k *testKEK) withXAES(id uint32, key []byte) *testKEK {
+	c := &testKEK{primary: k.primary, aeads: map[uint32]cipher.AEAD{id: newRefXAES(key)}, iv: k.iv}
+	for i, a := range k.aeads {
+		if i != id {
+			c.aeads[i] = a
+		}
+	}
+	return c
+}
+
 // without returns a copy of k sharing its keys, without key id.
 func (k *testKEK) without(id uint32) *testKEK {
 	c := &testKEK{primary: k.primary, aeads: make(map[uint32]cipher.AEAD), iv: k.iv}
@@ -82,7 +97,8 @@ func (k *testKEK) PrimaryID() uint32 { return k.primary }
 func (k *testKEK) Wrap(dek, ad []byte) (uint32, []byte, error) {
 	k.wraps.Add(1)
 	aead := k.aeads[k.primary]
-	out := make([]byte, 12, 12+len(dek)+16)
+	n := aead.NonceSize()
+	out := make([]byte, n, n+len(dek)+aead.Overhead())
 	r := k.iv
 	if r == nil {
 		r = rand.Reader
@@ -99,10 +115,11 @@ func (k *testKEK) Unwrap(id uint32, wrapped, ad []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("testkek: key %d: %w", id, accountvault.ErrUnknownKey)
 	}
-	if len(wrapped) < 12+16 {
+	n := aead.NonceSize()
+	if len(wrapped) < n+aead.Overhead() {
 		return nil, fmt.Errorf("testkek: wrapped key too short: %w", accountvault.ErrDecrypt)
 	}
-	dek, err := aead.Open(nil, wrapped[:12], wrapped[12:], ad)
+	dek, err := aead.Open(nil, wrapped[:n], wrapped[n:], ad)
 	if err != nil {
 		return nil, fmt.Errorf("testkek: key %d: %w", id, accountvault.ErrDecrypt)
 	}
