@@ -56,7 +56,7 @@ func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string
 	if kv, err = s.since(ctx, kv); err != nil {
 		return accountvault.Account{}, err
 	}
-	return s.open(ctx, kv, &raw)
+	return s.open(ctx, kv, &raw, &legacyState{})
 }
 
 // FindForUser returns the user's rows with their tokens opened. Rows that
@@ -152,7 +152,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, old, new accountvault.Accoun
 	if kv, err = s.since(ctx, kv); err != nil {
 		return err
 	}
-	cur, err := s.open(ctx, kv, &raw)
+	cur, err := s.open(ctx, kv, &raw, &legacyState{})
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (s *Store) seal(kv *keyVersion, a *accountvault.Account) (accountvault.Seal
 // open returns raw as an Account with its tokens opened, or a *RowError
 // naming the row and column that failed. In legacy-read mode, legacy
 // plaintext values are returned as they are.
-func (s *Store) open(ctx context.Context, kv *keyVersion, raw *accountvault.SealedRow) (accountvault.Account, error) {
+func (s *Store) open(ctx context.Context, kv *keyVersion, raw *accountvault.SealedRow, ls *legacyState) (accountvault.Account, error) {
 	f := sealedFields(raw)
 	var legacy envelope.Fields
 	var kinds *[envelope.NumColumns]valueKind
@@ -228,7 +228,7 @@ func (s *Store) open(ctx context.Context, kv *keyVersion, raw *accountvault.Seal
 			return accountvault.Account{}, s.openFailed(raw.ID, unsealedError(envelope.Column(c), valueLegacy))
 		}
 		if kinds == nil {
-			open, err := s.legacyOpen(ctx)
+			open, err := ls.get(ctx, s)
 			if err != nil {
 				return accountvault.Account{}, err
 			}
@@ -268,8 +268,9 @@ func (s *Store) openFailed(id string, err error) *accountvault.RowError {
 func (s *Store) openAll(ctx context.Context, kv *keyVersion, raw []accountvault.SealedRow) ([]accountvault.Account, error) {
 	out := make([]accountvault.Account, 0, len(raw))
 	var errs []error
+	ls := new(legacyState) // one metadata read per call, not per row
 	for i := range raw {
-		a, err := s.open(ctx, kv, &raw[i])
+		a, err := s.open(ctx, kv, &raw[i], ls)
 		if err != nil {
 			var re *accountvault.RowError
 			if !errors.As(err, &re) {
@@ -360,4 +361,22 @@ func ErrorKind(err error) string {
 		return "decrypt"
 	}
 	return "other"
+}
+
+// legacyState reads the table's adoption state once, when a call first
+// needs it (legacy-read mode, an unsealed value), for all the rows it opens.
+type legacyState struct {
+	read, open bool
+}
+
+func (l *legacyState) get(ctx context.Context, s *Store) (bool, error) {
+	if l.read {
+		return l.open, nil
+	}
+	open, err := s.legacyOpen(ctx)
+	if err != nil {
+		return false, err
+	}
+	l.read, l.open = true, open
+	return open, nil
 }
