@@ -257,7 +257,7 @@ func (m cpuMeter) report(b *testing.B) {
 //	done | tee /tmp/av/bench-verify.txt
 //	benchstat -col /impl /tmp/av/bench-verify.txt
 //
-// The store uses its default hasher (password.DefaultPolicy: m=64 MiB,
+// The store uses its default hasher (password.DefaultPolicy(): m=64 MiB,
 // t=3, p=4), and the hash is the one its SetPassword wrote.
 func BenchmarkVerifyPassword(b *testing.B) {
 	const user, pw = "user-1", "correct horse battery staple"
@@ -277,7 +277,7 @@ func BenchmarkVerifyPassword(b *testing.B) {
 	if err != nil {
 		b.Fatalf("stored hash: %v", err)
 	}
-	if p := password.DefaultPolicy; h.m != p.Memory || h.t != p.Time || h.p != p.Threads || len(h.hash) != int(p.KeyLen) {
+	if p := password.DefaultPolicy(); h.m != p.Memory || h.t != p.Time || h.p != p.Threads || len(h.hash) != int(p.KeyLen) {
 		b.Fatalf("stored hash has m=%d,t=%d,p=%d,len=%d; want the default policy %+v", h.m, h.t, h.p, len(h.hash), p)
 	}
 

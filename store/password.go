@@ -89,12 +89,16 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 // VerifyPassword reports whether pw is userID's password.
 //
 // A user that does not exist, has no credential row or has no password
-// gives false, not an error, after the same argon2id work as a wrong
-// password (a dummy hash made at start-up, under the same limiter), so a
-// login handler can not tell who has an account. An error is returned only
-// for what the caller must see: an invalid password (empty, too long), a
-// stored hash that is malformed or out of bounds, a database failure, or a
-// cancelled context.
+// gives false, not an error, after one argon2id computation under the
+// hasher's policy (a dummy hash made at start-up, under the same limiter);
+// a wrong password costs at least that much whatever the user's stored
+// hash (argon2id, weaker argon2id, better-auth scrypt, bcrypt: see
+// password.Hasher.Verify), so a login handler can not tell who has an
+// account by a faster answer. A password longer than bcrypt's 72 bytes is
+// a wrong password for a bcrypt user, not an error. An error is returned
+// only for what the caller must see: an invalid password (empty, longer
+// than password.MaxPasswordLen), a stored hash that is malformed or out of
+// bounds, a database failure, or a cancelled context.
 //
 // After a successful verify, a hash that is in a legacy format or has
 // parameters other than the hasher's policy is replaced by a fresh argon2id
@@ -111,17 +115,11 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 		}
 		return false, nil
 	}
+	// A wrong password costs at least the policy's argon2id work whatever
+	// the stored hash (the hasher adds it after a cheaper hash's own), and
+	// one that the hash's format can not hold (over bcrypt's 72 bytes) is
+	// a wrong password, not an error.
 	match, upgrade, err := s.pw.h.Verify(ctx, pw, raw.Password.Reveal())
-	if errors.Is(err, password.ErrPasswordTooLong) && len(pw) <= password.MaxPasswordLen {
-		// Longer than a legacy format accepts (bcrypt's 72 bytes): it
-		// cannot be this user's password. Answer as for a wrong one, after
-		// the same work, so that the answer does not tell which users
-		// still have a legacy hash.
-		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
-			return false, fmt.Errorf("store: verifying password: %w", err)
-		}
-		return false, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("store: verifying password of row %q: %w", raw.ID, err)
 	}

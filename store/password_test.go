@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -223,11 +224,15 @@ func TestPasswordUpgradeFailureKeepsLogin(t *testing.T) {
 	})
 }
 
-// TestUnknownUserCostsTheSame counts argon2id derivations, with their
-// parameters, through the hashing hook: a login for an unknown user, for a
-// user without a credential row, for a row without a password, and a wrong
-// password for a real user each do exactly one argon2id derivation with the
-// policy's parameters.
+// TestUnknownUserCostsTheSame records key derivations, with their
+// parameters, through the hashing hook. A failed login for an unknown
+// user, a user without a credential row, a row without a password, and a
+// wrong password for a user with a policy hash each do exactly one
+// argon2id derivation with the policy's parameters. A wrong password for a
+// user with a cheaper hash (argon2id with weaker parameters, better-auth
+// scrypt, bcrypt, bcrypt given more than its 72 bytes) does that hash's
+// own derivation and then exactly that one, so that no failed login costs
+// less than an unknown user's.
 func TestUnknownUserCostsTheSame(t *testing.T) {
 	env := avtest.New(t, "sqlite")
 	s := newStore(t, env, genKeyring(t))
@@ -236,22 +241,52 @@ func TestUnknownUserCostsTheSame(t *testing.T) {
 	}
 	mustUpsert(t, s, account("gh", "bob", "github", "bob-gh"))
 	mustUpsert(t, s, accountvault.Account{ID: "c", UserID: "carol", ProviderID: accountvault.ProviderCredential, AccountID: "carol"})
+	weakPolicy := password.Policy{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	weak, err := password.New(password.WithPolicy(weakPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakHash, err := weak.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for user, hash := range map[string]string{"weak": weakHash, "bc": string(bc), "sc": betterAuthScrypt(t, "pw", "0123456789abcdef0123456789abcdef")} {
+		mustUpsert(t, s, accountvault.Account{ID: "cred-" + user, UserID: user, ProviderID: accountvault.ProviderCredential,
+			AccountID: user, Password: accountvault.Secret(hash)})
+	}
 
-	var mu sync.Mutex
-	var calls []kdftrace.Call
-	kdftrace.Set(func(c kdftrace.Call) { mu.Lock(); calls = append(calls, c); mu.Unlock() })
-	t.Cleanup(func() { kdftrace.Set(nil) })
-	want := kdftrace.Call{Alg: "argon2id", Memory: testPolicy.Memory, Time: testPolicy.Time, Threads: testPolicy.Threads}
-	for _, user := range []string{"alice", "nobody", "bob", "carol"} {
-		mu.Lock()
-		calls = nil
-		mu.Unlock()
-		verify(t, s, user, "wrong password", false)
-		mu.Lock()
-		got := calls
-		mu.Unlock()
-		if len(got) != 1 || got[0] != want {
-			t.Errorf("login as %s: derivations %+v, want exactly [%+v]", user, got, want)
+	rec := &kdftrace.Recorder{}
+	hook := rec.Hook()
+	if !kdftrace.Install(hook) {
+		t.Fatal("another test is watching key derivations")
+	}
+	t.Cleanup(func() { kdftrace.Remove(hook) })
+	argon2id := func(p password.Policy) kdftrace.Call {
+		return kdftrace.Call{Alg: "argon2id", Memory: p.Memory, Time: p.Time, Threads: p.Threads, KeyLen: p.KeyLen, SaltLen: int(p.SaltLen)}
+	}
+	policy := argon2id(testPolicy)
+	for _, c := range []struct {
+		user, pw string
+		own      []kdftrace.Call
+	}{
+		{"alice", "wrong password", nil},
+		{"nobody", "wrong password", nil},
+		{"bob", "wrong password", nil},
+		{"carol", "wrong password", nil},
+		{"weak", "wrong password", []kdftrace.Call{argon2id(weakPolicy)}},
+		{"sc", "wrong password", []kdftrace.Call{{Alg: "scrypt", N: 16384, R: 16, P: 1, KeyLen: 64, SaltLen: 32}}},
+		{"bc", "wrong password", []kdftrace.Call{{Alg: "bcrypt", Cost: bcrypt.MinCost}}},
+		{"bc", "pw" + strings.Repeat("!", 80), []kdftrace.Call{{Alg: "bcrypt", Cost: bcrypt.MinCost}}},
+		{"nobody", "pw" + strings.Repeat("!", 80), nil},
+	} {
+		rec.Reset()
+		verify(t, s, c.user, c.pw, false)
+		if got, want := rec.Calls(), append(c.own, policy); !slices.Equal(got, want) {
+			t.Errorf("login as %s (password of %d bytes): derivations %+v, want %+v", c.user, len(c.pw), got, want)
 		}
 	}
 }

@@ -19,25 +19,36 @@ func (v argon2idVerifier) Recognize(stored string) bool {
 	return strings.HasPrefix(stored, "$argon2")
 }
 
-func (v argon2idVerifier) Cost(stored string) (int64, error) {
+func (v argon2idVerifier) Parse(stored string) (ParsedHash, error) {
 	h, err := parsePHC(stored, v.bounds)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return int64(h.memory), nil
+	return &h, nil
 }
 
-func (v argon2idVerifier) Verify(password, stored string) (bool, error) {
-	h, err := parsePHC(stored, v.bounds)
-	if err != nil {
-		return false, err
-	}
+// Cost is the memory parameter: argon2id allocates m KiB.
+func (h *phc) Cost() int64 { return int64(h.memory) }
+
+func (h *phc) Verify(password string) (bool, error) {
 	pw, err := normalize(password)
 	if err != nil {
 		return false, err
 	}
+	return h.verifyNFKC(pw)
+}
+
+func (h *phc) verifyNFKC(pw []byte) (bool, error) {
 	key := argon2idKey(pw, h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
 	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
+}
+
+// atLeast reports whether verifying h costs at least what verifying a hash
+// under p does, in memory, passes and wall time: m and t no lower, and no
+// more lanes to spread the work over (argon2 runs its lanes in parallel).
+// The salt and tag lengths cost next to nothing and are not compared.
+func (h *phc) atLeast(p Policy) bool {
+	return h.memory >= p.Memory && h.time >= p.Time && h.threads <= p.Threads
 }
 
 // hashArgon2id hashes a password (already normalised) under p with a fresh
@@ -55,14 +66,14 @@ func hashArgon2idSalt(pw, salt []byte, p Policy) string {
 	return phc{memory: p.Memory, time: p.Time, threads: p.Threads, salt: salt, key: key}.encode()
 }
 
-// dummyPHC returns a well-formed argon2id PHC string with the parameters of
-// p and a random salt and hash. No password hashes to it (but with
-// probability 2^-(8×KeyLen)); verifying against it costs exactly what
-// verifying a real hash under p costs.
-func dummyPHC(p Policy) (string, error) {
+// dummyPHC returns an argon2id hash with the parameters of p and a random
+// salt and tag. No password hashes to it (but with probability
+// 2^-(8×KeyLen)); verifying against it costs exactly what verifying a real
+// hash under p costs.
+func dummyPHC(p Policy) (*phc, error) {
 	b := make([]byte, p.SaltLen+p.KeyLen)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("password: reading random bytes: %w", err)
+		return nil, fmt.Errorf("password: reading random bytes: %w", err)
 	}
-	return phc{memory: p.Memory, time: p.Time, threads: p.Threads, salt: b[:p.SaltLen], key: b[p.SaltLen:]}.encode(), nil
+	return &phc{memory: p.Memory, time: p.Time, threads: p.Threads, salt: b[:p.SaltLen], key: b[p.SaltLen:]}, nil
 }

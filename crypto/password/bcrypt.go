@@ -12,8 +12,8 @@ import (
 // default: 2^15 rounds, a few seconds of CPU per login.
 const DefaultBcryptMaxCost = 15
 
-// bcryptMaxPassword is bcrypt's input limit: longer passwords would be
-// silently truncated by it, so they are refused.
+// bcryptMaxPassword is bcrypt's input limit: it ignores what follows, so a
+// longer password matches no bcrypt hash.
 const bcryptMaxPassword = 72
 
 // bcryptKiB is what one bcrypt verification holds: the 4 KiB Blowfish
@@ -33,10 +33,12 @@ const (
 // is not exactly the 60-character canonical encoding.
 //
 // The password is checked as given, without normalisation (the hashes were
-// written by other software, which did not normalise), and a password
-// longer than 72 bytes is refused with an error wrapping
-// [ErrPasswordTooLong]: bcrypt would silently ignore the excess. A
-// verification reserves 5 KiB in the Hasher's limiter.
+// written by other software, which did not normalise). A password longer
+// than 72 bytes matches no bcrypt hash: bcrypt would silently ignore the
+// excess, so such a password is reported as not matching (false, not an
+// error), after the same work as any wrong password. (A user whose longer
+// password another program truncated silently when it wrote the hash must
+// reset it.) A verification reserves 5 KiB in the Hasher's limiter.
 //
 // A [Hasher] includes Bcrypt(DefaultBcryptMaxCost) unless
 // [WithoutLegacyVerifiers] is given; add Bcrypt(n) with [WithVerifier] to
@@ -59,24 +61,35 @@ func (bcryptVerifier) Recognize(stored string) bool {
 	return strings.HasPrefix(stored, "$2")
 }
 
-func (v bcryptVerifier) Cost(stored string) (int64, error) {
-	if _, err := v.parse(stored); err != nil {
-		return 0, err
-	}
-	return bcryptKiB, nil
-}
-
-func (v bcryptVerifier) Verify(password, stored string) (bool, error) {
+func (v bcryptVerifier) Parse(stored string) (ParsedHash, error) {
 	cost, err := v.parse(stored)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if len(password) > bcryptMaxPassword {
-		return false, fmt.Errorf("%w: bcrypt checks at most %d bytes", ErrPasswordTooLong, bcryptMaxPassword)
+	return &bcryptHash{stored: stored, cost: cost}, nil
+}
+
+// bcryptHash is a parsed bcrypt hash: x/crypto/bcrypt parses it again from
+// the string, cheaply, when it compares.
+type bcryptHash struct {
+	stored string
+	cost   int
+}
+
+func (*bcryptHash) Cost() int64 { return bcryptKiB }
+
+// Verify compares the password as given. A password longer than 72 bytes
+// does not match: bcrypt ignores what follows byte 72, so accepting it
+// would accept any suffix. Its first 72 bytes are compared anyway, and the
+// answer discarded, so that it costs what any wrong password costs.
+func (h *bcryptHash) Verify(password string) (bool, error) {
+	tooLong := len(password) > bcryptMaxPassword
+	if tooLong {
+		password = password[:bcryptMaxPassword]
 	}
-	switch err := bcryptCompare([]byte(stored), []byte(password), cost); {
+	switch err := bcryptCompare([]byte(h.stored), []byte(password), h.cost); {
 	case err == nil:
-		return true, nil
+		return !tooLong, nil
 	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
 		return false, nil
 	default:
@@ -85,6 +98,9 @@ func (v bcryptVerifier) Verify(password, stored string) (bool, error) {
 		return false, fmt.Errorf("%w: bcrypt: hash refused by the bcrypt implementation", ErrMalformedHash)
 	}
 }
+
+// Format prints the kind of hash only, whatever the verb.
+func (h bcryptHash) Format(f fmt.State, _ rune) { redacted(f, "bcrypt") }
 
 // parse checks stored strictly and returns its cost.
 func (v bcryptVerifier) parse(stored string) (int, error) {

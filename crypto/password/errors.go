@@ -10,8 +10,10 @@ var (
 	ErrPasswordEmpty = errors.New("password: password is empty")
 
 	// ErrPasswordTooLong: the password is longer than [MaxPasswordLen]
-	// bytes, before or after NFKC normalisation, or longer than 72 bytes for
-	// a bcrypt hash. Passwords are never truncated. Nothing was hashed.
+	// bytes, before or after NFKC normalisation, whatever the stored hash.
+	// Passwords are never truncated. Nothing was hashed. (A password that
+	// only a stored hash's format can not hold, such as one over bcrypt's
+	// 72 bytes, is not an error: it does not match.)
 	ErrPasswordTooLong = errors.New("password: password is too long")
 
 	// ErrMalformedHash: the stored hash is not in a recognised format, or is

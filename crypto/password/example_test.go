@@ -12,7 +12,7 @@ func Example() {
 	ctx := context.Background()
 	// One Hasher per process. OWASPPolicy keeps this example quick;
 	// password.New() alone uses DefaultPolicy.
-	h, err := password.New(password.WithPolicy(password.OWASPPolicy), password.WithConcurrency(4))
+	h, err := password.New(password.WithPolicy(password.OWASPPolicy()), password.WithConcurrency(4))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,25 +3,24 @@ package password
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
+
+	"github.com/accountvault/accountvault/internal/kdftrace"
 )
 
-// countKDF installs an observer that counts derivations and keeps the last
-// one, for the fuzz targets (which run their inputs one at a time in each
-// process).
-func countKDF(f *testing.F) (n *atomic.Int64, last *atomic.Pointer[kdfCall]) {
-	n, last = new(atomic.Int64), new(atomic.Pointer[kdfCall])
-	o := &kdfObserver{
-		begin: func(c kdfCall) { n.Add(1); last.Store(&c) },
-		end:   func(kdfCall) {},
-	}
-	if !observer.CompareAndSwap(nil, o) {
+// watchFuzz records the derivations of one fuzz input at a time: the fuzz
+// targets run their inputs one after another in each process, and Reset
+// the recorder before each.
+func watchFuzz(f *testing.F) *kdftrace.Recorder {
+	r := &kdftrace.Recorder{}
+	h := r.Hook()
+	if !kdftrace.Install(h) {
 		f.Fatal("another test is watching key derivations")
 	}
-	f.Cleanup(func() { observer.Store(nil) })
-	return n, last
+	f.Cleanup(func() { kdftrace.Remove(h) })
+	return r
 }
 
 // checkSentinel fails unless err wraps exactly one of ErrMalformedHash and
@@ -39,25 +38,29 @@ func checkSentinel(t *testing.T, err error) error {
 }
 
 // FuzzParsePHC checks that the argon2id parser never panics, that what it
-// accepts is within bounds and re-encodes to the very input, and that a
-// Hasher hashes nothing for what it refuses. Bounds are tiny so that
-// accepted inputs verify quickly.
+// accepts is within bounds and re-encodes to the very input, that a Hasher
+// hashes nothing for what it refuses, and that for what it accepts it runs
+// the hash's own derivation, then, when the password does not match and
+// the hash is cheaper than the policy in any parameter, exactly one
+// derivation under the policy. Bounds are tiny so that accepted inputs
+// verify quickly.
 func FuzzParsePHC(f *testing.F) {
 	f.Add(good)
 	for _, tc := range phcFailures {
 		f.Add(tc.in)
 	}
 	bounds := Bounds{MaxMemory: 64, MaxTime: 2, MaxThreads: 2}
-	h := newHasher(f, WithPolicy(Policy{Memory: 16, Time: 1, Threads: 1, SaltLen: 8, KeyLen: 12}),
-		WithBounds(bounds), WithoutLegacyVerifiers())
-	n, last := countKDF(f)
+	pol := Policy{Memory: 32, Time: 1, Threads: 2, SaltLen: 8, KeyLen: 12}
+	h := newHasher(f, WithPolicy(pol), WithBounds(bounds), WithoutLegacyVerifiers())
+	log := watchFuzz(f)
 	ctx := context.Background()
 
 	f.Fuzz(func(t *testing.T, s string) {
 		p, perr := parsePHC(s, bounds)
-		before := n.Load()
+		log.Reset()
 		match, _, verr := h.Verify(ctx, "password", s)
-		ran := n.Load() - before
+		calls := log.Calls()
+		ran := len(calls)
 		if h.Recognized(s) != (perr == nil) {
 			t.Fatalf("Recognized disagrees with the parser (%v)", perr)
 		}
@@ -79,12 +82,13 @@ func FuzzParsePHC(f *testing.F) {
 		if p.encode() != s {
 			t.Fatal("accepted a string that does not re-encode to itself")
 		}
-		if verr != nil || ran != 1 {
-			t.Fatalf("Verify: %v, %d derivations", verr, ran)
+		want := []kdftrace.Call{{Alg: "argon2id", Memory: p.memory, Time: p.time, Threads: p.threads, KeyLen: uint32(len(p.key)), SaltLen: len(p.salt)}}
+		cheaper := p.memory < pol.Memory || p.time < pol.Time || p.threads > pol.Threads
+		if !match && cheaper {
+			want = append(want, policyCall(pol))
 		}
-		c := last.Load()
-		if c.memory != p.memory || c.time != p.time || c.threads != p.threads || int(c.keyLen) != len(p.key) || c.saltLen != len(p.salt) {
-			t.Fatalf("derived with %+v, parsed m=%d t=%d p=%d", *c, p.memory, p.time, p.threads)
+		if verr != nil || !slices.Equal(calls, want) {
+			t.Fatalf("Verify: %v, %v; derived %+v, want %+v", match, verr, calls, want)
 		}
 	})
 }
@@ -97,7 +101,7 @@ func FuzzParseScrypt(f *testing.F) {
 	f.Add("669DAD2AAFAB972A853C6F04D5D39C9A:6a999966df5c8ac4d19a3c7aae52a959b90414f4e2906f397537cac467abbc3db3a711f7edc007380ad565fc8791948efb9e989e9cf5bfa63694d0c21a21e960")
 	f.Add("salt:key")
 	h := newHasher(f, WithPolicy(smallPolicy), WithoutLegacyVerifiers(), WithVerifier(BetterAuthScrypt()))
-	n, _ := countKDF(f)
+	log := watchFuzz(f)
 	ctx := context.Background()
 
 	f.Fuzz(func(t *testing.T, s string) {
@@ -116,17 +120,18 @@ func FuzzParseScrypt(f *testing.F) {
 			return // verifying costs 32 MiB and ~50 ms: done by the vector tests
 		}
 		checkSentinel(t, err)
-		before := n.Load()
+		log.Reset()
 		match, _, verr := h.Verify(ctx, "password", s)
-		if !errors.Is(verr, ErrMalformedHash) || match || n.Load() != before {
-			t.Fatalf("Verify: %v, %v, %d derivations", match, verr, n.Load()-before)
+		if !errors.Is(verr, ErrMalformedHash) || match || log.Count() != 0 {
+			t.Fatalf("Verify: %v, %v, %d derivations", match, verr, log.Count())
 		}
 	})
 }
 
 // FuzzParseBcrypt checks the bcrypt parser: it never panics, a Hasher
 // hashes nothing for what it refuses, and x/crypto/bcrypt accepts
-// everything it accepts (cheap costs only are verified).
+// everything it accepts, after which a mismatch costs one derivation under
+// the policy too (cheap costs only are verified).
 func FuzzParseBcrypt(f *testing.F) {
 	for _, s := range []string{
 		"$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba",
@@ -141,7 +146,7 @@ func FuzzParseBcrypt(f *testing.F) {
 	}
 	v := Bcrypt(DefaultBcryptMaxCost).(bcryptVerifier)
 	h := newHasher(f, WithPolicy(smallPolicy), WithoutLegacyVerifiers(), WithVerifier(v))
-	n, last := countKDF(f)
+	log := watchFuzz(f)
 	ctx := context.Background()
 
 	f.Fuzz(func(t *testing.T, s string) {
@@ -149,12 +154,12 @@ func FuzzParseBcrypt(f *testing.F) {
 		if h.Recognized(s) != (err == nil) {
 			t.Fatal("Recognized disagrees with the parser")
 		}
-		before := n.Load()
+		log.Reset()
 		if err != nil {
 			sentinel := checkSentinel(t, err)
 			if strings.HasPrefix(s, "$2") {
-				if _, _, verr := h.Verify(ctx, "password", s); !errors.Is(verr, sentinel) || n.Load() != before {
-					t.Fatalf("parser: %v; Verify: %v, %d derivations", err, verr, n.Load()-before)
+				if _, _, verr := h.Verify(ctx, "password", s); !errors.Is(verr, sentinel) || log.Count() != 0 {
+					t.Fatalf("parser: %v; Verify: %v, %d derivations", err, verr, log.Count())
 				}
 			}
 			return
@@ -165,8 +170,13 @@ func FuzzParseBcrypt(f *testing.F) {
 		if cost > 5 {
 			return
 		}
-		if _, _, verr := h.Verify(ctx, "password", s); verr != nil || n.Load()-before != 1 || last.Load().n != cost {
-			t.Fatalf("Verify of an accepted hash: %v, %d derivations", verr, n.Load()-before)
+		match, _, verr := h.Verify(ctx, "password", s)
+		want := []kdftrace.Call{{Alg: "bcrypt", Cost: cost}}
+		if !match {
+			want = append(want, policyCall(smallPolicy))
+		}
+		if calls := log.Calls(); verr != nil || !slices.Equal(calls, want) {
+			t.Fatalf("Verify of an accepted hash: %v, %v; derived %+v, want %+v", match, verr, calls, want)
 		}
 	})
 }

@@ -10,16 +10,16 @@ import (
 // A Hasher hashes passwords with argon2id under a [Policy], and verifies
 // them against stored hashes: argon2id PHC strings within its [Bounds], and
 // the formats of its legacy verifiers. Every hash computation runs under a
-// memory-weighted concurrency limit.
+// memory-weighted concurrency limit, and every failed verification costs
+// at least one argon2id computation under the policy.
 //
 // A Hasher is safe for concurrent use; make one per process and share it.
 type Hasher struct {
 	policy    Policy
 	bounds    Bounds
 	lim       *limiter
-	argon2id  argon2idVerifier
 	verifiers []Verifier // argon2id first, then WithVerifier ones, then legacy
-	dummy     string     // argon2id PHC string under policy, matching no password
+	dummy     *phc       // argon2id hash under policy, matching no password
 }
 
 // New returns a Hasher. Without options it uses [DefaultPolicy],
@@ -27,11 +27,11 @@ type Hasher struct {
 // policy's memory, and the legacy verifiers [BetterAuthScrypt] and
 // Bcrypt([DefaultBcryptMaxCost]).
 //
-// New does no hashing: the dummy hash used by [Hasher.VerifyDummy] is a
-// random salt and tag under the policy's parameters. An invalid policy,
-// bounds or option is an error wrapping [ErrInvalidConfig].
+// New does no hashing: the dummy hash of [Hasher.VerifyDummy] and of failed
+// verifications is a random salt and tag under the policy's parameters. An
+// invalid policy, bounds or option is an error wrapping [ErrInvalidConfig].
 func New(opts ...Option) (*Hasher, error) {
-	c := config{policy: DefaultPolicy, bounds: DefaultBounds}
+	c := config{policy: DefaultPolicy(), bounds: DefaultBounds()}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -57,13 +57,12 @@ func New(opts ...Option) (*Hasher, error) {
 	}
 
 	h := &Hasher{
-		policy:   c.policy,
-		bounds:   c.bounds,
-		lim:      newLimiter(int64(n) * int64(c.policy.Memory)),
-		argon2id: argon2idVerifier{bounds: c.bounds},
-		dummy:    dummy,
+		policy: c.policy,
+		bounds: c.bounds,
+		lim:    newLimiter(int64(n) * int64(c.policy.Memory)),
+		dummy:  dummy,
 	}
-	h.verifiers = append(h.verifiers, h.argon2id)
+	h.verifiers = append(h.verifiers, argon2idVerifier{bounds: c.bounds})
 	h.verifiers = append(h.verifiers, c.verifiers...)
 	if !c.noLegacy {
 		h.verifiers = append(h.verifiers, BetterAuthScrypt(), Bcrypt(DefaultBcryptMaxCost))
@@ -99,52 +98,87 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // stored should be replaced by a fresh [Hasher.Hash] of password: because
 // it is an argon2id hash whose parameters (memory, time, threads, salt or
 // hash length) differ from h's policy, weaker or stronger, or because it is
-// in a legacy format. needsUpgrade is false when match is false.
+// in a legacy format. needsUpgrade is false when match is false. Verify
+// never writes or changes stored: replacing it is the caller's decision.
 //
-// The comparison is constant-time. A stored hash that no verifier
-// recognises, or that is malformed, is an error wrapping [ErrMalformedHash];
-// one whose parameters exceed h's bounds, an error wrapping [ErrHashBounds];
-// in both cases no hashing is done. A password of the wrong length is an
-// error as for Hash (and, for bcrypt, one longer than 72 bytes). Verify
-// waits for room in the limiter, reserving the memory the stored hash asks
-// for (at most the whole capacity); if ctx is done first it returns ctx's
-// error, wrapped. A mismatch is not an error.
+// A failed verification costs at least the policy's work, whatever stored
+// is: when password does not match and stored is not an argon2id hash at
+// least as costly as the policy (no less memory, no fewer passes, no more
+// lanes), that is when it is a legacy hash or an argon2id hash with cheaper
+// parameters, Verify then runs one argon2id computation under h's policy,
+// as [Hasher.VerifyDummy] does, under the limiter, and only then answers.
+// So a wrong password for a user with a cheap hash costs no less than one
+// for a user with a policy hash, or for an unknown user. A hash that costs
+// more than the policy still costs more (its own computation, then the
+// policy's unless it is argon2id), and a successful verification costs its
+// hash's own computation only.
 //
-// For an unknown user call [Hasher.VerifyDummy] instead, so that the two
-// cases cost the same.
+// The password is checked first, for every stored hash: it must be 1 to
+// [MaxPasswordLen] bytes as given and after NFKC normalisation, or the
+// error wraps [ErrPasswordEmpty] or [ErrPasswordTooLong]. A password that
+// stored's format can not hold (over 72 bytes for bcrypt) is not an error:
+// it does not match. Then stored is parsed, once: a string that no verifier
+// recognises, or that is malformed, is an error wrapping
+// [ErrMalformedHash]; one whose parameters exceed h's bounds, an error
+// wrapping [ErrHashBounds]. On any of these errors nothing is hashed.
+//
+// The comparison is constant-time. Verify waits for room in the limiter,
+// reserving the memory the stored hash asks for (at most the whole
+// capacity), then, after a mismatch, the policy's memory; if ctx is done
+// first it returns ctx's error, wrapped. A mismatch is not an error.
+//
+// For an unknown user call [Hasher.VerifyDummy] instead.
 func (h *Hasher) Verify(ctx context.Context, password, stored string) (match, needsUpgrade bool, err error) {
-	if err := checkLen(password); err != nil {
-		return false, false, err
-	}
-	v := h.verifierFor(stored)
-	if v == nil {
-		return false, false, fmt.Errorf("%w: not a recognised password hash format", ErrMalformedHash)
-	}
-	cost, err := v.Cost(stored)
+	pw, err := normalize(password)
 	if err != nil {
 		return false, false, err
 	}
-	match, err = h.run(ctx, cost, func() (bool, error) { return v.Verify(password, stored) })
-	if err != nil || !match {
+	ph, err := h.parse(stored)
+	if err != nil {
 		return false, false, err
 	}
-	if _, ok := v.(argon2idVerifier); ok {
-		return true, h.NeedsUpgrade(stored), nil
+	match, err = h.run(ctx, ph.Cost(), func() (bool, error) {
+		if v, ok := ph.(nfkcVerifier); ok {
+			return v.verifyNFKC(pw)
+		}
+		return ph.Verify(password)
+	})
+	switch p, isArgon2id := ph.(*phc); {
+	case err != nil:
+		return false, false, err
+	case match && isArgon2id:
+		return true, !p.matches(h.policy), nil
+	case match:
+		return true, true, nil
+	case isArgon2id && p.atLeast(h.policy):
+		return false, false, nil
 	}
-	return true, true, nil
+	return false, false, h.policyWork(ctx, pw)
 }
 
 // VerifyDummy does the work of a Verify that fails, for a user that does not
 // exist: the same password checks, then one argon2id computation with h's
 // policy, under the same limiter, against a hash made at construction that
 // no password matches. Calling it where a real user's hash would be
-// verified makes an unknown user cost the same as a wrong password (for
-// users whose hash has h's policy).
+// verified makes an unknown user cost what a wrong password costs for a
+// user with any hash (at least that: see [Hasher.Verify]).
 //
 // It returns nil, or the error Verify would have returned for the password
 // (empty, too long) or the context.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
-	_, _, err := h.Verify(ctx, password, h.dummy)
+	pw, err := normalize(password)
+	if err != nil {
+		return err
+	}
+	return h.policyWork(ctx, pw)
+}
+
+// policyWork runs one argon2id computation of pw (NFKC) under h's policy
+// against the dummy hash, under the limiter, and discards the answer.
+func (h *Hasher) policyWork(ctx context.Context, pw []byte) error {
+	_, err := h.run(ctx, h.dummy.Cost(), func() (bool, error) {
+		return h.dummy.verifyNFKC(pw)
+	})
 	return err
 }
 
@@ -162,11 +196,7 @@ func (h *Hasher) NeedsUpgrade(stored string) bool {
 // hashing. A store uses it to refuse writing anything else, such as a
 // plaintext password, to a password column.
 func (h *Hasher) Recognized(stored string) bool {
-	v := h.verifierFor(stored)
-	if v == nil {
-		return false
-	}
-	_, err := v.Cost(stored)
+	_, err := h.parse(stored)
 	return err == nil
 }
 
@@ -180,12 +210,16 @@ func (h *Hasher) run(ctx context.Context, kib int64, f func() (bool, error)) (bo
 	return f()
 }
 
-// verifierFor returns the first verifier that recognises stored, or nil.
-func (h *Hasher) verifierFor(stored string) Verifier {
+// parse parses stored with the first verifier that recognises it.
+func (h *Hasher) parse(stored string) (ParsedHash, error) {
 	for _, v := range h.verifiers {
 		if v.Recognize(stored) {
-			return v
+			ph, err := v.Parse(stored)
+			if err == nil && ph == nil {
+				err = fmt.Errorf("%w: a Verifier parsed the hash to nil", ErrMalformedHash)
+			}
+			return ph, err
 		}
 	}
-	return nil
+	return nil, fmt.Errorf("%w: not a recognised password hash format", ErrMalformedHash)
 }

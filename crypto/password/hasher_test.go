@@ -3,9 +3,15 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/accountvault/accountvault/internal/kdftrace"
 )
 
 var phcRE = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
@@ -41,7 +47,7 @@ func TestHashSaltsDiffer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := parsePHC(s, DefaultBounds)
+		p, err := parsePHC(s, DefaultBounds())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +80,7 @@ func TestPasswordLength(t *testing.T) {
 		// 1000 × U+FDFA: 3000 bytes as given, 33000 after NFKC.
 		{"expands under NFKC", strings.Repeat("\uFDFA", 1000), ErrPasswordTooLong},
 	} {
-		log.reset()
+		log.Reset()
 		if _, err := h.Hash(ctx, tc.pw); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Hash: got %v, want %v", tc.name, err, tc.want)
 		}
@@ -84,8 +90,8 @@ func TestPasswordLength(t *testing.T) {
 		if err := h.VerifyDummy(ctx, tc.pw); !errors.Is(err, tc.want) {
 			t.Errorf("%s: VerifyDummy: got %v, want %v", tc.name, err, tc.want)
 		}
-		if log.count() != 0 {
-			t.Errorf("%s: %d key derivations ran", tc.name, log.count())
+		if log.Count() != 0 {
+			t.Errorf("%s: %d key derivations ran", tc.name, log.Count())
 		}
 	}
 	// The limits themselves are accepted and nothing is truncated.
@@ -188,36 +194,226 @@ func TestNeedsUpgrade(t *testing.T) {
 // parameters.
 func TestVerifyDummy(t *testing.T) {
 	ctx := context.Background()
+	log := watchKDF(t)
 	for _, pol := range []Policy{smallPolicy, {Memory: 256, Time: 3, Threads: 4, SaltLen: 24, KeyLen: 48}} {
 		h := newHasher(t, WithPolicy(pol))
 		stored, err := h.Hash(ctx, "password")
 		if err != nil {
 			t.Fatal(err)
 		}
-		log := watchKDF(t)
+		log.Reset()
 		if _, _, err := h.Verify(ctx, "wrong password", stored); err != nil {
 			t.Fatal(err)
 		}
-		real := log.snapshot()
-		log.reset()
+		real := log.Calls()
+		log.Reset()
 		if err := h.VerifyDummy(ctx, "wrong password"); err != nil {
 			t.Fatal(err)
 		}
-		dummy := log.snapshot()
+		dummy := log.Calls()
 		if len(real) != 1 || len(dummy) != len(real) || dummy[0] != real[0] {
 			t.Fatalf("Verify derived %+v, VerifyDummy %+v", real, dummy)
 		}
-		want := kdfCall{alg: "argon2id", memory: pol.Memory, time: pol.Time, threads: pol.Threads, keyLen: pol.KeyLen, saltLen: int(pol.SaltLen)}
+		want := policyCall(pol)
 		if dummy[0] != want {
 			t.Fatalf("VerifyDummy derived %+v, want %+v", dummy[0], want)
 		}
 		// No password matches the dummy hash; the obvious candidates don't.
 		for _, pw := range []string{"password", "", "dummy"} {
-			if match, _, _ := h.Verify(ctx, pw, h.dummy); match {
+			if match, _, _ := h.Verify(ctx, pw, h.dummy.encode()); match {
 				t.Fatal("a password matches the dummy hash")
 			}
 		}
-		observer.Store(nil)
+	}
+}
+
+// TestFailedVerifyDoesThePolicyWork checks, through the derivation hook,
+// that a failed verification runs exactly one argon2id derivation with the
+// policy's parameters whatever the stored hash, plus the hash's own
+// derivation when that is not the policy's: an unknown user
+// (VerifyDummy), argon2id at, above and below the policy, better-auth
+// scrypt, bcrypt, bcrypt with a password over its 72 bytes, and an
+// application's own format. A successful verification runs the hash's own
+// derivation only.
+func TestFailedVerifyDoesThePolicyWork(t *testing.T) {
+	ctx := context.Background()
+	pol := Policy{Memory: 256, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32}
+	h := newHasher(t, WithPolicy(pol), WithVerifier(prefixVerifier{kib: 1}))
+	argon := func(m, tm uint32, p uint8) (string, kdftrace.Call) {
+		q := Policy{Memory: m, Time: tm, Threads: p, SaltLen: 16, KeyLen: 32}
+		s, err := newHasher(t, WithPolicy(q)).Hash(ctx, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, policyCall(q)
+	}
+	scrypt := readVectors(t, "testdata/scrypt-betterauth.txt")[0]
+	const bcrypt4 = "$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba" // "password"
+	bcryptCall := kdftrace.Call{Alg: "bcrypt", Cost: 4}
+	scryptCall := kdftrace.Call{Alg: "scrypt", N: 16384, R: 16, P: 1, KeyLen: 64, SaltLen: 32}
+	atPolicy, atPolicyCall := argon(256, 2, 2)
+	below, belowCall := argon(64, 1, 1) // cheaper in m and t
+	lessM, lessMCall := argon(128, 2, 2)
+	lessT, lessTCall := argon(256, 1, 2)
+	moreP, morePCall := argon(256, 2, 4)  // the same work spread over more lanes
+	mixed, mixedCall := argon(1024, 1, 2) // more memory, fewer passes
+	above, aboveCall := argon(512, 3, 1)
+
+	log := watchKDF(t)
+	for _, tc := range []struct {
+		name       string
+		pw, stored string // stored "": VerifyDummy
+		own        []kdftrace.Call
+		extra      bool // the policy's derivation after the hash's own
+	}{
+		{"unknown user", "wrong", "", nil, true},
+		{"argon2id at policy", "wrong", atPolicy, []kdftrace.Call{atPolicyCall}, false},
+		{"argon2id above policy", "wrong", above, []kdftrace.Call{aboveCall}, false},
+		{"argon2id below policy", "wrong", below, []kdftrace.Call{belowCall}, true},
+		{"argon2id with less memory", "wrong", lessM, []kdftrace.Call{lessMCall}, true},
+		{"argon2id with fewer passes", "wrong", lessT, []kdftrace.Call{lessTCall}, true},
+		{"argon2id with more lanes", "wrong", moreP, []kdftrace.Call{morePCall}, true},
+		{"argon2id with more memory, fewer passes", "wrong", mixed, []kdftrace.Call{mixedCall}, true},
+		{"better-auth scrypt", "wrong", scrypt.fields[0], []kdftrace.Call{scryptCall}, true},
+		{"bcrypt", "wrong", bcrypt4, []kdftrace.Call{bcryptCall}, true},
+		{"bcrypt, password over 72 bytes", "password" + strings.Repeat("!", 72), bcrypt4, []kdftrace.Call{bcryptCall}, true},
+		{"own format", "wrong", "plain$x", nil, true},
+	} {
+		log.Reset()
+		var match, upgrade bool
+		var err error
+		if tc.stored == "" {
+			err = h.VerifyDummy(ctx, tc.pw)
+		} else {
+			match, upgrade, err = h.Verify(ctx, tc.pw, tc.stored)
+		}
+		if err != nil || match || upgrade {
+			t.Errorf("%s: Verify = %v, %v, %v; want no match and no error", tc.name, match, upgrade, err)
+			continue
+		}
+		want := tc.own
+		if tc.extra {
+			want = append(slices.Clone(want), policyCall(pol))
+		}
+		if got := log.Calls(); !slices.Equal(got, want) {
+			t.Errorf("%s: derived %+v, want %+v", tc.name, got, want)
+		}
+		nPolicy := 0
+		for _, c := range log.Calls() {
+			if c == policyCall(pol) {
+				nPolicy++
+			}
+		}
+		if tc.stored != above && nPolicy != 1 { // above: its own derivation costs more
+			t.Errorf("%s: %d argon2id derivations with the policy's parameters, want exactly 1", tc.name, nPolicy)
+		}
+	}
+
+	// A successful verification runs the hash's own derivation only (for
+	// scrypt, TestBetterAuthScryptVectors checks it).
+	for _, tc := range []struct {
+		name, pw, stored string
+		own              []kdftrace.Call
+	}{
+		{"argon2id below policy", "password", below, []kdftrace.Call{belowCall}},
+		{"bcrypt", "password", bcrypt4, []kdftrace.Call{bcryptCall}},
+		{"own format", "x", "plain$x", nil},
+	} {
+		log.Reset()
+		if match, _, err := h.Verify(ctx, tc.pw, tc.stored); err != nil || !match {
+			t.Errorf("%s: Verify = %v, %v; want a match", tc.name, match, err)
+		}
+		if got := log.Calls(); !slices.Equal(got, tc.own) {
+			t.Errorf("%s, correct password: derived %+v, want %+v", tc.name, got, tc.own)
+		}
+	}
+}
+
+// TestFailedVerifyCancelled checks that a context done between a cheap
+// hash's own derivation and the policy's is reported, not swallowed into a
+// plain "no match".
+func TestFailedVerifyCancelled(t *testing.T) {
+	h := newHasher(t, WithPolicy(smallPolicy))
+	const bcrypt4 = "$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba"
+	ctx, cancel := context.WithCancel(context.Background())
+	log := watchKDF(t)
+	log.OnBegin(func(c kdftrace.Call) {
+		if c.Alg == "bcrypt" {
+			cancel()
+		}
+	})
+	match, _, err := h.Verify(ctx, "wrong", bcrypt4)
+	if !errors.Is(err, context.Canceled) || match {
+		t.Fatalf("Verify = %v, %v; want context.Canceled", match, err)
+	}
+	if n := log.Count(); n != 1 {
+		t.Fatalf("%d derivations, want only bcrypt's", n)
+	}
+}
+
+// TestDefaultsAreValues checks that no importer can weaken the published
+// policies and bounds: each call returns a fresh value, and changing one
+// changes neither the next call nor what New uses. (When they were
+// package variables, password.DefaultPolicy.Memory = 32 made every later
+// New() hash with 32 KiB.)
+func TestDefaultsAreValues(t *testing.T) {
+	p := DefaultPolicy()
+	p.Memory, p.Time = 32, 1
+	o := OWASPPolicy()
+	o.Memory = 32
+	b := DefaultBounds()
+	b.MaxMemory = 1 << 30
+	if DefaultPolicy().Memory != 64<<10 || DefaultPolicy().Time != 3 || OWASPPolicy().Memory != 19<<10 || DefaultBounds().MaxMemory != 256<<10 {
+		t.Fatal("changing a returned value changed the published one")
+	}
+	h := newHasher(t)
+	if h.Policy() != DefaultPolicy() || h.bounds != DefaultBounds() {
+		t.Fatalf("New() uses %+v, %+v", h.Policy(), h.bounds)
+	}
+}
+
+// TestParsedHashDoesNotPrint checks that the parsed hashes this package's
+// verifiers return print as their kind only, through every fmt verb, as a
+// field (exported or not) of a caller's struct, and through slog.
+func TestParsedHashDoesNotPrint(t *testing.T) {
+	h := newHasher(t, WithPolicy(smallPolicy))
+	scrypt := readVectors(t, "testdata/scrypt-betterauth.txt")[0].fields[0]
+	const bcrypt = "$2b$10$Ue3Sb1Yw8R6iqD2P0zmhYefq46oDEap/MhH0xXmCjV81T51Jy8Mue"
+	for _, stored := range []string{good, scrypt, bcrypt} {
+		ph, err := h.parse(stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var needles []string
+		switch p := ph.(type) {
+		case *phc:
+			needles = []string{goodSalt, goodHash[:12], string(p.salt), fmt.Sprint([]byte(p.key)), fmt.Sprintf("%x", p.key[:8])}
+		case *scryptHash:
+			needles = []string{scrypt[:12], scrypt[40:60], fmt.Sprint(p.key[:8])[1:20], p.salt}
+		case *bcryptHash:
+			needles = []string{"Ue3Sb1Yw8R6iqD2P", "MhH0xXmCjV81T51J"}
+		default:
+			t.Fatalf("parsed to %T", ph)
+		}
+		var out strings.Builder
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p"} {
+			fmt.Fprintf(&out, verb+"\n", ph)
+		}
+		type holder struct {
+			Exported   ParsedHash
+			unexported ParsedHash
+		}
+		fmt.Fprintf(&out, "%v %+v %#v\n", holder{ph, ph}, holder{ph, ph}, &holder{ph, ph})
+		slog.New(slog.NewTextHandler(&out, nil)).Info("m", "h", ph, "s", holder{ph, ph})
+		slog.New(slog.NewJSONHandler(&out, nil)).Info("m", "h", ph, "s", holder{ph, ph})
+		for _, n := range needles {
+			if strings.Contains(out.String(), n) {
+				t.Fatalf("printing a parsed %T shows part of the hash (%d bytes of output)", ph, out.Len())
+			}
+		}
+		if !strings.Contains(out.String(), "password.ParsedHash(") {
+			t.Fatalf("a parsed %T does not print as its kind", ph)
+		}
 	}
 }
 
@@ -231,7 +427,7 @@ func TestRecognized(t *testing.T) {
 		legacy, strict bool
 	}{
 		{good, true, true},
-		{h.dummy, true, true},
+		{h.dummy.encode(), true, true},
 		{scrypt, true, false},
 		{bcrypt, true, false},
 		{"hunter2", false, false},
@@ -255,17 +451,74 @@ func TestRecognized(t *testing.T) {
 }
 
 // prefixVerifier is an application's own format for TestWithVerifier:
-// "plain$" followed by the password. It is deliberately trivial.
-type prefixVerifier struct{ kib int64 }
+// "plain$" followed by the password. It is deliberately trivial. It counts
+// its parses.
+type prefixVerifier struct {
+	kib    int64
+	parses *atomic.Int64
+}
 
 func (prefixVerifier) Recognize(s string) bool { return strings.HasPrefix(s, "plain$") }
-func (v prefixVerifier) Cost(s string) (int64, error) {
-	if len(s) == len("plain$") {
-		return 0, ErrMalformedHash
+func (v prefixVerifier) Parse(s string) (ParsedHash, error) {
+	if v.parses != nil {
+		v.parses.Add(1)
 	}
-	return v.kib, nil
+	if len(s) == len("plain$") {
+		return nil, ErrMalformedHash
+	}
+	return prefixHash{kib: v.kib, pw: s[len("plain$"):]}, nil
 }
-func (prefixVerifier) Verify(pw, s string) (bool, error) { return s == "plain$"+pw, nil }
+
+type prefixHash struct {
+	kib int64
+	pw  string
+}
+
+func (h prefixHash) Cost() int64                    { return h.kib }
+func (h prefixHash) Verify(pw string) (bool, error) { return pw == h.pw, nil }
+
+// countingVerifier counts the parses of the Verifier it wraps.
+type countingVerifier struct {
+	Verifier
+	parses *atomic.Int64
+}
+
+func (v countingVerifier) Parse(s string) (ParsedHash, error) {
+	v.parses.Add(1)
+	return v.Verifier.Parse(s)
+}
+
+// TestParsedOnce checks that one Verify, Recognized or NeedsUpgrade parses
+// the stored hash once: the Hasher hands the parsed hash on (to the
+// limiter's reservation, the comparison and the upgrade decision) instead
+// of each step parsing the string again, as Cost, Verify and NeedsUpgrade
+// each did before.
+func TestParsedOnce(t *testing.T) {
+	ctx := context.Background()
+	var parses atomic.Int64
+	const bcrypt4 = "$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba" // "password"
+	h := newHasher(t, WithPolicy(smallPolicy), WithVerifier(countingVerifier{Bcrypt(4), &parses}),
+		WithVerifier(prefixVerifier{kib: 1, parses: &parses}))
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"Verify bcrypt, match", func() error { _, _, err := h.Verify(ctx, "password", bcrypt4); return err }},
+		{"Verify bcrypt, no match", func() error { _, _, err := h.Verify(ctx, "wrong", bcrypt4); return err }},
+		{"Verify bcrypt, over 72 bytes", func() error { _, _, err := h.Verify(ctx, strings.Repeat("p", 80), bcrypt4); return err }},
+		{"Verify own format, match", func() error { _, _, err := h.Verify(ctx, "x", "plain$x"); return err }},
+		{"Verify own format, no match", func() error { _, _, err := h.Verify(ctx, "y", "plain$x"); return err }},
+		{"Recognized", func() error { h.Recognized(bcrypt4); return nil }},
+	} {
+		parses.Store(0)
+		if err := tc.call(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := parses.Load(); n != 1 {
+			t.Errorf("%s parsed the stored hash %d times, want 1", tc.name, n)
+		}
+	}
+}
 
 func TestWithVerifier(t *testing.T) {
 	ctx := context.Background()
@@ -310,15 +563,15 @@ func TestNewInvalidConfig(t *testing.T) {
 			t.Errorf("%s: New returned %v, want ErrInvalidConfig", name, err)
 		}
 	}
-	for name, p := range map[string]Policy{"default": DefaultPolicy, "owasp": OWASPPolicy} {
+	for name, p := range map[string]Policy{"default": DefaultPolicy(), "owasp": OWASPPolicy()} {
 		h, err := New(WithPolicy(p))
 		if err != nil || h.Policy() != p {
 			t.Errorf("%s: New = %v", name, err)
 		}
 	}
-	if DefaultPolicy != (Policy{Memory: 65536, Time: 3, Threads: 4, SaltLen: 16, KeyLen: 32}) ||
-		OWASPPolicy != (Policy{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}) ||
-		DefaultBounds != (Bounds{MaxMemory: 262144, MaxTime: 10, MaxThreads: 16}) {
+	if DefaultPolicy() != (Policy{Memory: 65536, Time: 3, Threads: 4, SaltLen: 16, KeyLen: 32}) ||
+		OWASPPolicy() != (Policy{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}) ||
+		DefaultBounds() != (Bounds{MaxMemory: 262144, MaxTime: 10, MaxThreads: 16}) {
 		t.Fatal("a published policy or bound changed")
 	}
 }
@@ -343,7 +596,7 @@ func TestErrorsDoNotLeak(t *testing.T) {
 		{context.Background(), pw, scrypt[:100], []string{scrypt[:16], scrypt[40:60]}, ErrMalformedHash},
 		{context.Background(), pw, bcrypt, []string{"Ue3Sb1Yw8R6iqD2P", "MhH0xXmCjV81T51J"}, ErrHashBounds},
 		{context.Background(), pw, "$2x$" + bcrypt[4:], []string{"Ue3Sb1Yw8R6iqD2P", "MhH0xXmCjV81T51J"}, ErrMalformedHash},
-		{context.Background(), pw + strings.Repeat("!", 80), "$2b$04" + bcrypt[6:], []string{"Ue3Sb1Yw8R6iqD2P"}, ErrPasswordTooLong},
+		{context.Background(), pw + strings.Repeat("\uFDFA", 1000), "$2b$04" + bcrypt[6:], []string{"Ue3Sb1Yw8R6iqD2P"}, ErrPasswordTooLong},
 		{context.Background(), pw + strings.Repeat("!", MaxPasswordLen), good, []string{goodSalt}, ErrPasswordTooLong},
 		{context.Background(), pw, "plaintext " + pw, nil, ErrMalformedHash},
 		{cancelled, pw, good, []string{goodSalt, goodHash[:16]}, context.Canceled},

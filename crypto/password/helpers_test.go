@@ -5,68 +5,23 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/accountvault/accountvault/internal/kdftrace"
 )
 
-// kdfLog records the key derivations of the package while installed.
-type kdfLog struct {
-	mu          sync.Mutex
-	calls       []kdfCall
-	inFlight    atomic.Int64
-	maxInFlight atomic.Int64
-	onBegin     func(kdfCall) // optional, runs inside the derivation's slot
-}
-
-// watchKDF installs a kdfLog as the package's observer until the test ends.
-// Tests that use it must not run in parallel with other such tests.
-func watchKDF(t *testing.T) *kdfLog {
+// watchKDF records the package's key derivations, through the hook of
+// internal/kdftrace, until the test ends. Tests that use it must not run in
+// parallel with each other.
+func watchKDF(t testing.TB) *kdftrace.Recorder {
 	t.Helper()
-	l := &kdfLog{}
-	o := &kdfObserver{
-		begin: func(c kdfCall) {
-			l.mu.Lock()
-			l.calls = append(l.calls, c)
-			hook := l.onBegin
-			l.mu.Unlock()
-			n := l.inFlight.Add(1)
-			for {
-				m := l.maxInFlight.Load()
-				if n <= m || l.maxInFlight.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			if hook != nil {
-				hook(c)
-			}
-		},
-		end: func(kdfCall) { l.inFlight.Add(-1) },
-	}
-	if !observer.CompareAndSwap(nil, o) {
+	r := &kdftrace.Recorder{}
+	h := r.Hook()
+	if !kdftrace.Install(h) {
 		t.Fatal("another test is watching key derivations")
 	}
-	t.Cleanup(func() { observer.Store(nil) })
-	return l
-}
-
-func (l *kdfLog) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.calls)
-}
-
-func (l *kdfLog) snapshot() []kdfCall {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]kdfCall(nil), l.calls...)
-}
-
-func (l *kdfLog) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls = nil
-	l.maxInFlight.Store(0)
+	t.Cleanup(func() { kdftrace.Remove(h) })
+	return r
 }
 
 // vector is one line of a testdata vector file: a Go-quoted password, then
@@ -108,7 +63,7 @@ func readVectors(t *testing.T, name string) []vector {
 	return vs
 }
 
-// smallPolicy keeps tests fast; it is within DefaultBounds.
+// smallPolicy keeps tests fast; it is within DefaultBounds().
 var smallPolicy = Policy{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func newHasher(t testing.TB, opts ...Option) *Hasher {
@@ -118,4 +73,9 @@ func newHasher(t testing.TB, opts ...Option) *Hasher {
 		t.Fatalf("New: %v", err)
 	}
 	return h
+}
+
+// policyCall is the derivation of a hash under p.
+func policyCall(p Policy) kdftrace.Call {
+	return kdftrace.Call{Alg: "argon2id", Memory: p.Memory, Time: p.Time, Threads: p.Threads, KeyLen: p.KeyLen, SaltLen: int(p.SaltLen)}
 }

@@ -1,8 +1,6 @@
 package password
 
 import (
-	"sync/atomic"
-
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/scrypt"
@@ -11,51 +9,22 @@ import (
 )
 
 // This file holds the only calls to a password-hashing function in the
-// package, each wrapped to report to kdfObserver. Tests use the observer to
-// count invocations, record their parameters and track how many run at
-// once; in production it is nil and costs one atomic load per hash.
-
-// kdfCall describes one key derivation.
-type kdfCall struct {
-	alg string // "argon2id", "scrypt" or "bcrypt"
-
-	// argon2id
-	memory, time uint32
-	threads      uint8
-	keyLen       uint32
-	saltLen      int
-
-	// scrypt: N, r, p and keyLen above; bcrypt: cost in n.
-	n, r, p int
-}
-
-type kdfObserver struct {
-	begin, end func(kdfCall)
-}
-
-var observer atomic.Pointer[kdfObserver]
-
-func observe(c kdfCall) (done func()) {
-	kdftrace.Note(kdftrace.Call{Alg: c.alg, Memory: c.memory, Time: c.time, Threads: c.threads})
-	o := observer.Load()
-	if o == nil {
-		return func() {}
-	}
-	o.begin(c)
-	return func() { o.end(c) }
-}
+// package, each reported to the test hook of internal/kdftrace as it starts
+// and ends. Tests use the hook to count derivations, record their
+// parameters and track how many, and how much memory, run at once; in
+// production no hook is set and it costs one atomic load per derivation.
 
 func argon2idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	defer observe(kdfCall{alg: "argon2id", memory: memory, time: time, threads: threads, keyLen: keyLen, saltLen: len(salt)})()
+	defer kdftrace.Start(kdftrace.Call{Alg: "argon2id", Memory: memory, Time: time, Threads: threads, KeyLen: keyLen, SaltLen: len(salt)})()
 	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
 }
 
 func scryptKey(password, salt []byte, n, r, p, keyLen int) ([]byte, error) {
-	defer observe(kdfCall{alg: "scrypt", n: n, r: r, p: p, keyLen: uint32(keyLen), saltLen: len(salt)})()
+	defer kdftrace.Start(kdftrace.Call{Alg: "scrypt", N: n, R: r, P: p, KeyLen: uint32(keyLen), SaltLen: len(salt)})()
 	return scrypt.Key(password, salt, n, r, p, keyLen)
 }
 
 func bcryptCompare(hash, password []byte, cost int) error {
-	defer observe(kdfCall{alg: "bcrypt", n: cost})()
+	defer kdftrace.Start(kdftrace.Call{Alg: "bcrypt", Cost: cost})()
 	return bcrypt.CompareHashAndPassword(hash, password)
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/accountvault/accountvault/internal/kdftrace"
 )
 
 // TestLimiterInFlight runs many concurrent verifies and checks, through the
@@ -14,6 +16,7 @@ import (
 func TestLimiterInFlight(t *testing.T) {
 	ctx := context.Background()
 	h := newHasher(t, WithPolicy(smallPolicy), WithConcurrency(2)) // 128 KiB
+	log := watchKDF(t)
 	for _, tc := range []struct {
 		memory  uint32
 		wantMax int64
@@ -28,8 +31,8 @@ func TestLimiterInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log := watchKDF(t)
-		log.onBegin = func(kdfCall) { time.Sleep(5 * time.Millisecond) } // make overlaps certain
+		log.Reset()
+		log.OnBegin(func(kdftrace.Call) { time.Sleep(5 * time.Millisecond) }) // make overlaps certain
 		var wg sync.WaitGroup
 		errs := make(chan error, 24)
 		for range 24 {
@@ -48,13 +51,13 @@ func TestLimiterInFlight(t *testing.T) {
 				t.Fatalf("m=%d: %v", tc.memory, err)
 			}
 		}
-		if got := log.maxInFlight.Load(); got != tc.wantMax {
+		if got := int64(log.MaxInFlight()); got != tc.wantMax {
 			t.Errorf("m=%d: %d derivations ran at once, want %d", tc.memory, got, tc.wantMax)
 		}
-		if log.count() != 24 {
-			t.Errorf("m=%d: %d derivations, want 24", tc.memory, log.count())
+		if log.Count() != 24 {
+			t.Errorf("m=%d: %d derivations, want 24", tc.memory, log.Count())
 		}
-		observer.Store(nil)
+		log.OnBegin(nil)
 	}
 }
 
@@ -70,9 +73,9 @@ func TestLimiterCancel(t *testing.T) {
 	log := watchKDF(t)
 	started, hold := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	log.onBegin = func(kdfCall) {
+	log.OnBegin(func(kdftrace.Call) {
 		once.Do(func() { close(started); <-hold })
-	}
+	})
 	first := make(chan error, 1)
 	go func() {
 		match, _, err := h.Verify(context.Background(), "password", stored)
@@ -126,7 +129,7 @@ func TestLimiterCancel(t *testing.T) {
 			t.Errorf("%s, context already cancelled: got %v", name, err)
 		}
 	}
-	if n := log.count(); n != 1 {
+	if n := log.Count(); n != 1 {
 		t.Errorf("%d derivations ran, want only the blocked one", n)
 	}
 	close(hold)
@@ -149,7 +152,7 @@ func TestLimiterAlreadyCancelled(t *testing.T) {
 	if _, _, err := h.Verify(ctx, "password", good); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
-	if log.count() != 0 {
+	if log.Count() != 0 {
 		t.Fatal("hashed with a cancelled context")
 	}
 }

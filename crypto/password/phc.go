@@ -175,3 +175,7 @@ func (h phc) matches(p Policy) bool {
 	return h.memory == p.Memory && h.time == p.Time && h.threads == p.Threads &&
 		uint64(len(h.salt)) == uint64(p.SaltLen) && uint64(len(h.key)) == uint64(p.KeyLen)
 }
+
+// Format prints the kind of hash only, whatever the verb: a parsed hash
+// holds a salt and a tag, which no log line or error may show.
+func (h phc) Format(f fmt.State, _ rune) { redacted(f, "argon2id") }

@@ -103,7 +103,7 @@ var phcFailures = []struct {
 }
 
 func TestParsePHCGood(t *testing.T) {
-	p, err := parsePHC(good, DefaultBounds)
+	p, err := parsePHC(good, DefaultBounds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestParsePHCFailures(t *testing.T) {
 			if tc.want == ErrHashBounds {
 				other = ErrMalformedHash
 			}
-			_, err := parsePHC(tc.in, DefaultBounds)
+			_, err := parsePHC(tc.in, DefaultBounds())
 			if !errors.Is(err, tc.want) || errors.Is(err, other) {
 				t.Fatalf("parsePHC: got %v, want an error wrapping only %v", err, tc.want)
 			}
@@ -148,7 +148,7 @@ func TestParsePHCFailures(t *testing.T) {
 			if !h.NeedsUpgrade(tc.in) {
 				t.Fatal("NeedsUpgrade is false")
 			}
-			if n := log.count(); n != 0 {
+			if n := log.Count(); n != 0 {
 				t.Fatalf("%d key derivations ran", n)
 			}
 		})
@@ -157,8 +157,8 @@ func TestParsePHCFailures(t *testing.T) {
 	if match, _, err := h.Verify(ctx, "password", good); err != nil || !match {
 		t.Fatalf("Verify(good) = %v, %v", match, err)
 	}
-	if log.count() != 1 {
-		t.Fatalf("Verify(good) ran %d key derivations, want 1", log.count())
+	if log.Count() != 1 {
+		t.Fatalf("Verify(good) ran %d key derivations, want 1", log.Count())
 	}
 }
 

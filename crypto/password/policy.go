@@ -13,19 +13,27 @@ type Policy struct {
 	KeyLen  uint32 // hash (tag) length in bytes, 12 to 64
 }
 
-// DefaultPolicy is the second recommended option of RFC 9106, section 4:
-// argon2id with 64 MiB of memory, 3 passes and 4 lanes, a 128-bit salt and a
-// 256-bit tag. Its PHC form is $argon2id$v=19$m=65536,t=3,p=4$…
+// DefaultPolicy returns the second recommended option of RFC 9106, section
+// 4: argon2id with 64 MiB of memory, 3 passes and 4 lanes, a 128-bit salt
+// and a 256-bit tag. Its PHC form is $argon2id$v=19$m=65536,t=3,p=4$…
 //
 // Memory is what bounds concurrent logins: a [Hasher] runs at most its
 // concurrency limit of these at once (see [WithConcurrency]).
-var DefaultPolicy = Policy{Memory: 64 << 10, Time: 3, Threads: 4, SaltLen: 16, KeyLen: 32}
+//
+// Each call returns a new value: changing it changes nothing else.
+func DefaultPolicy() Policy {
+	return Policy{Memory: 64 << 10, Time: 3, Threads: 4, SaltLen: 16, KeyLen: 32}
+}
 
-// OWASPPolicy is the OWASP Password Storage Cheat Sheet's first argon2id
-// configuration: 19 MiB of memory, 2 passes, 1 lane, with a 128-bit salt and
-// a 256-bit tag. It costs less memory per login than [DefaultPolicy], for
-// servers that must admit more concurrent logins.
-var OWASPPolicy = Policy{Memory: 19 << 10, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+// OWASPPolicy returns the OWASP Password Storage Cheat Sheet's first
+// argon2id configuration: 19 MiB of memory, 2 passes, 1 lane, with a
+// 128-bit salt and a 256-bit tag. It costs less memory per login than
+// [DefaultPolicy], for servers that must admit more concurrent logins.
+//
+// Each call returns a new value: changing it changes nothing else.
+func OWASPPolicy() Policy {
+	return Policy{Memory: 19 << 10, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+}
 
 // Format limits of an argon2id PHC string, whatever the Bounds: a salt of 8
 // to 48 bytes and a hash of 12 to 64 bytes, after base64 decoding.
@@ -50,10 +58,15 @@ type Bounds struct {
 	MaxThreads uint8  // largest number of lanes
 }
 
-// DefaultBounds admit up to 256 MiB of memory, 10 passes and 16 lanes: four
-// times the memory of [DefaultPolicy], so that a policy change does not lock
-// out users whose hashes were written under a somewhat stronger one.
-var DefaultBounds = Bounds{MaxMemory: 256 << 10, MaxTime: 10, MaxThreads: 16}
+// DefaultBounds returns bounds that admit up to 256 MiB of memory, 10
+// passes and 16 lanes: four times the memory of [DefaultPolicy], so that a
+// policy change does not lock out users whose hashes were written under a
+// somewhat stronger one.
+//
+// Each call returns a new value: changing it changes nothing else.
+func DefaultBounds() Bounds {
+	return Bounds{MaxMemory: 256 << 10, MaxTime: 10, MaxThreads: 16}
+}
 
 func (b Bounds) validate() error {
 	if b.MaxMemory < 8 || b.MaxTime < 1 || b.MaxThreads < 1 {

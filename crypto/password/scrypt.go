@@ -41,29 +41,41 @@ func (betterAuthScrypt) Recognize(stored string) bool {
 	return len(stored) == scryptLen && stored[scryptSaltHex] == ':'
 }
 
-func (betterAuthScrypt) Cost(stored string) (int64, error) {
-	if _, err := parseScrypt(stored); err != nil {
-		return 0, err
-	}
-	return scryptKiB, nil
-}
-
-func (betterAuthScrypt) Verify(password, stored string) (bool, error) {
+func (betterAuthScrypt) Parse(stored string) (ParsedHash, error) {
 	key, err := parseScrypt(stored)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	return &scryptHash{salt: stored[:scryptSaltHex], key: key}, nil
+}
+
+// scryptHash is a parsed better-auth scrypt hash.
+type scryptHash struct {
+	salt string // the hex text, which better-auth uses as the salt
+	key  []byte
+}
+
+func (*scryptHash) Cost() int64 { return scryptKiB }
+
+func (h *scryptHash) Verify(password string) (bool, error) {
 	pw, err := normalize(password)
 	if err != nil {
 		return false, err
 	}
-	got, err := scryptKey(pw, []byte(stored[:scryptSaltHex]), scryptN, scryptR, scryptP, scryptKeyLen)
+	return h.verifyNFKC(pw)
+}
+
+func (h *scryptHash) verifyNFKC(pw []byte) (bool, error) {
+	got, err := scryptKey(pw, []byte(h.salt), scryptN, scryptR, scryptP, scryptKeyLen)
 	if err != nil {
 		// Only reachable through invalid parameters, which are constants.
 		return false, fmt.Errorf("password: scrypt: %w", err)
 	}
-	return subtle.ConstantTimeCompare(got, key) == 1, nil
+	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
 }
+
+// Format prints the kind of hash only, whatever the verb.
+func (h scryptHash) Format(f fmt.State, _ rune) { redacted(f, "better-auth scrypt") }
 
 // parseScrypt checks a better-auth scrypt hash and returns its key bytes.
 func parseScrypt(stored string) ([]byte, error) {

@@ -43,7 +43,8 @@ c("U*U*U", '$2a$05$XXXXXXXXXXXXXXXXXXXXXO');
 c("\xff\xff\xa3", '$2b$05$/OK.fbVrR/bpIqNJ5ianF.');
 c("\xff\xff\xa3", '$2y$05$/OK.fbVrR/bpIqNJ5ianF.');
 c("\xa3", '$2a$05$/OK.fbVrR/bpIqNJ5ianF.');
-# More than 72 bytes: crypt ignores the excess; this package refuses it.
+# More than 72 bytes: crypt ignores the excess; in this package it does not
+# match (after the work of a wrong password).
 c("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789chars after 72 are ignored",
   '$2a$05$abcdefghijklmnopqrstuu', "toolong");
 # Exactly 72 bytes.
