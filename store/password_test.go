@@ -256,7 +256,7 @@ func TestUnknownUserCostsTheSame(t *testing.T) {
 	}
 	for user, hash := range map[string]string{"weak": weakHash, "bc": string(bc), "sc": betterAuthScrypt(t, "pw", "0123456789abcdef0123456789abcdef")} {
 		mustUpsert(t, s, accountvault.Account{ID: "cred-" + user, UserID: user, ProviderID: accountvault.ProviderCredential,
-			AccountID: user, Password: accountvault.Secret(hash)})
+			AccountID: user, Password: accountvault.NewSecret(hash)})
 	}
 
 	rec := &kdftrace.Recorder{}
