@@ -75,3 +75,43 @@ func ExampleAdmin() {
 	// sealed 3 legacy 0 failed 0 on the old key 0
 	// <nil>
 }
+
+// ExampleStore_DeleteUser erases a user: every linked identity and the
+// password, in one transaction. SECURITY.md ("Erasing a user") says what
+// erasure does not reach (backups, the providers).
+func ExampleStore_DeleteUser() {
+	ctx := context.Background()
+	db, err := sqlite.Open(":memory:")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	kr, err := keyring.Generate()
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := kr.KEK()
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := store.New(db, keys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range []string{"github", "google"} {
+		if _, err := s.Upsert(ctx, accountvault.Account{ID: "acc_" + p, UserID: "user_1", ProviderID: p,
+			AccountID: p + "-1", AccessToken: accountvault.NewSecret("token-" + p)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	n, err := s.DeleteUser(ctx, "user_1")
+	fmt.Println(n, err)
+	rows, err := s.FindForUser(ctx, "user_1")
+	fmt.Println(len(rows), err)
+	// Output:
+	// 2 <nil>
+	// 0 <nil>
+}
