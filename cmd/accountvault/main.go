@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accountvault/accountvault/keyring"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +39,7 @@ These are the exit codes of the built binary,
 const (
 	envKeyring          = "ACCOUNTVAULT_KEYRING"
 	defaultKeyring      = "accountvault-keyring.json"
-	defaultMasterKeyEnv = "ACCOUNTVAULT_MASTER_KEY"
+	defaultMasterKeyEnv = keyring.EnvMasterKey
 	envNewMasterKey     = "ACCOUNTVAULT_NEW_MASTER_KEY"
 	defaultTable        = "accounts"
 	defaultProgressIv   = 2 * time.Second
