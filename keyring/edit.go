@@ -92,9 +92,28 @@ func editKeyringFile(ctx context.Context, path string, master, saveMaster tink.A
 	if err != nil {
 		return nil, err
 	}
+	// The lock and the content check are of target: a symbolic link at
+	// path switched to another file meanwhile would send the edit to a
+	// file path no longer names.
+	relinked := func() error {
+		now, err := resolveTarget(path, false)
+		if err != nil {
+			return fmt.Errorf("keyring: save %s: %w (%v)", path, ErrChangedMeanwhile, err)
+		}
+		if now != target {
+			return fmt.Errorf("keyring: save %s: the link now names another file: %w", path, ErrChangedMeanwhile)
+		}
+		return nil
+	}
+	if err := relinked(); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(data)
 	if err := replaceFile(target, out, &sum); err != nil {
 		return nil, fmt.Errorf("keyring: save %s: %w", path, err)
+	}
+	if err := relinked(); err != nil {
+		return nil, err
 	}
 	return k, nil
 }

@@ -156,7 +156,14 @@ func CheckSuccessor(current, next *KEK) error {
 	if n.generation == c.generation && c.generation != 0 && !sameLineage(current, next) {
 		return refuse(SameGenerationDiffers, 0)
 	}
-	if !next.Has(current.primaryID) {
+	if n.generation == 0 && next.primaryID != current.primaryID {
+		// Version 1 files carry no generation: nothing tells an old copy
+		// from a new one, so such a keyring may not change the primary
+		// key (an old copy would bring back a retired one). The first
+		// edit with generations lifts this.
+		return refuse(PrimaryDropped, current.primaryID)
+	}
+	if !next.Has(current.primaryID) && !retiredSince(current, next) {
 		return refuse(PrimaryDropped, current.primaryID)
 	}
 	for _, id := range next.ids {
@@ -168,6 +175,21 @@ func CheckSuccessor(current, next *KEK) error {
 		}
 	}
 	return nil
+}
+
+// retiredSince reports whether next records that current's primary key was
+// retired by an edit made after current: disabled at a later generation, or
+// deleted (a key is deleted only once disabled, which its being primary in
+// current puts after current). A replica that missed the steps between (it
+// never saw the promotion of the new primary) may then take next: it is an
+// authentic later keyring, not a copy that lost the key.
+func retiredSince(current, next *KEK) bool {
+	id := current.primaryID
+	if st, ok := next.status[id]; ok {
+		return st == Disabled && next.lineage.since[id] > current.lineage.generation
+	}
+	_, deleted := slices.BinarySearch(next.lineage.deleted, id)
+	return deleted && next.lineage.generation > current.lineage.generation
 }
 
 // sameLineage reports whether a and b hold the same key ids with the same

@@ -19,7 +19,12 @@ type LegacyReport struct {
 	// every unsealed value is unexpected, and WithLegacyPlaintext is
 	// refused.
 	Finished bool
-	Failures []*accountvault.RowError // the first MaxReportedFailures failing rows
+	// Remaining counts the legacy values the closing scan of a clean run
+	// found (rows a legacy writer still running inserted behind the
+	// walk's cursor): the adoption is then not finished; stop the legacy
+	// writers and run again.
+	Remaining int
+	Failures  []*accountvault.RowError // the first MaxReportedFailures failing rows
 }
 
 // EncryptLegacy seals, in place, the legacy plaintext tokens of a table
@@ -134,6 +139,12 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		return nil
 	})
 	if err == nil && open && opts.After == "" && rep.Failed == 0 && rep.Conflicts == 0 {
+		// A legacy writer still running may have inserted rows behind the
+		// walk's cursor: a closing scan (reads only) must find no legacy
+		// value left before the adoption may finish.
+		rep.Remaining, err = a.countLegacy(ctx, opts.BatchSize)
+	}
+	if err == nil && open && opts.After == "" && rep.Failed == 0 && rep.Conflicts == 0 && rep.Remaining == 0 {
 		if err = s.meta.SwapMeta(ctx, metaLegacy, []byte(legacyOpenValue), nil); err == nil || errors.Is(err, accountvault.ErrConflict) {
 			// A conflict: another run finished the adoption first.
 			err = nil
@@ -146,4 +157,21 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		"values_sealed", rep.Sealed, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
 		"adoption_finished", rep.Finished, "stopped", err != nil)
 	return rep, err
+}
+
+// countLegacy scans the whole table, reading only, and counts its legacy
+// plaintext values.
+func (a *Admin) countLegacy(ctx context.Context, batch int) (int, error) {
+	n := 0
+	var p Progress
+	err := a.walk(ctx, WalkOptions{BatchSize: batch}, &p, func(raw *accountvault.SealedRow) error {
+		f := sealedFields(raw)
+		for _, k := range classify(&f, true) {
+			if k == valueLegacy {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

@@ -32,7 +32,10 @@ func (a *Admin) WatchKeyringFile(ctx context.Context, path string, master tink.A
 	if interval <= 0 {
 		return fmt.Errorf("store: WatchKeyringFile: interval must be positive")
 	}
-	var last [sha256.Size]byte // of the file last reloaded
+	var (
+		last    [sha256.Size]byte // of the file last reloaded
+		refused error             // why the file at last was refused, if it was
+	)
 	check := func() {
 		// One bounded, non-blocking read for both the change check and
 		// the load (a FIFO, /dev/zero or a huge file is refused).
@@ -42,18 +45,25 @@ func (a *Admin) WatchKeyringFile(ctx context.Context, path string, master tink.A
 			return
 		}
 		if k == nil {
-			return // unchanged
+			// Unchanged. A refused file stays refused: it is reported
+			// at every poll, without another master-key (KMS) call.
+			if refused != nil {
+				s.watchErr(onError, refused)
+			}
+			return
 		}
+		last, refused = sum, nil
 		kek, err := k.KEK()
 		if err != nil {
+			refused = err
 			s.watchErr(onError, err)
 			return
 		}
 		if err := s.Reload(kek); err != nil {
+			refused = err
 			s.watchErr(onError, err)
 			return
 		}
-		last = sum
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

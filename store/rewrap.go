@@ -106,6 +106,16 @@ func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 		}
 		setSealed(&w, &out)
 		w.UpdatedAt = raw.UpdatedAt // a rewrap is not a user-visible update
+		// The row is written back as it was read but for its data keys: a
+		// row a database writer made invalid (an oversize scope, say) is
+		// this row's failure, not the walk's.
+		if err := w.Validate(); err != nil {
+			rerr := &accountvault.RowError{ID: raw.ID, Err: err}
+			rep.Failed++
+			addFailure(&rep.Failures, rerr)
+			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", raw.ID, "error_kind", "invalid_row")
+			return nil
+		}
 		switch err := s.b.CompareAndSwap(ctx, *raw, w); {
 		case err == nil:
 			rep.Rewritten++

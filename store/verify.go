@@ -231,6 +231,12 @@ func (s *Store) raiseGeneration(ctx context.Context, kv *keyVersion) error {
 			return nil
 		case errors.Is(err, accountvault.ErrConflict):
 			continue // another store recorded one meanwhile: compare again
+		case errors.Is(err, accountvault.ErrDatabaseSetup):
+			// A read-only connection or role (a standby): this store
+			// cannot raise the record, but it was not refused by it either;
+			// a store that can write raises it. Logged, not fatal.
+			s.log.Warn("accountvault: cannot record the keyring generation", "table", s.table, "generation", gen, "error", err.Error())
+			return nil
 		default:
 			return fmt.Errorf("store: recording the keyring generation: %w", err)
 		}

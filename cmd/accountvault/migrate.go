@@ -120,13 +120,13 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			}
 
 			var (
-				sealed   int
-				finished bool
+				sealed, remaining int
+				finished          bool
 			)
 			res, err := c.runWalk("migrate", "sealed", rows, w,
 				func(ctx context.Context, o store.WalkOptions) (store.Progress, []*accountvault.RowError, error) {
 					rep, err := a.EncryptLegacy(ctx, o)
-					sealed, finished = rep.Sealed, rep.Finished
+					sealed, finished, remaining = rep.Sealed, rep.Finished, rep.Remaining
 					return rep.Progress, rep.Failures, err
 				},
 				func(p store.Progress) string {
@@ -144,6 +144,9 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above): an unsealed value where only sealed values can be "+
 					"is planted or corrupt and is never sealed; find out how it got there, then clear it (the user links the account again)", plural(p.Failed, "row")))
+			}
+			if remaining > 0 {
+				fmt.Fprintf(c.stdout, "migrate: %s appeared behind the walk (the application the table was adopted from still writing?): stop it, then run migrate again to finish the adoption\n", plural(remaining, "legacy value"))
 			}
 			if finished {
 				fmt.Fprintf(c.stdout, "migrate: adoption of table %q finished: it holds no legacy plaintext, and from now on every unsealed value is refused\n", d.table)
