@@ -58,3 +58,12 @@ func classifyCode(code string) error {
 	}
 	return nil
 }
+
+// retryable reports whether err is a serialization failure (40001) or a
+// deadlock (40P01): Postgres rolled the statement back, and it may run
+// again. A serializable or distributed engine (CockroachDB, YugabyteDB)
+// returns these under contention, and asks clients to retry.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}

@@ -84,7 +84,7 @@ func newBackend(pool *pgxpool.Pool, cfg config) *Backend {
 		b.metaTable = sqlrow.Quote(cfg.schema) + "." + b.metaTable
 	}
 	b.sql = buildQueries(b.qualified, b.metaTable)
-	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Name: "postgres", Table: cfg.table}
+	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Retryable: retryable, Name: "postgres", Table: cfg.table}
 	return b
 }
 

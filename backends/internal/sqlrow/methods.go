@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/accountvault/accountvault"
@@ -71,8 +72,13 @@ type Methods struct {
 	// Classify names the class of a driver error:
 	// accountvault.ErrTransient, accountvault.ErrDatabaseSetup, or nil.
 	Classify func(error) error
-	Name     string // "sqlite", "postgres": the prefix of every error
-	Table    string // the accounts table's name, the key of its metadata
+	// Retryable reports whether err means the statement failed without
+	// effect and may simply run again: a serialization failure or a
+	// deadlock (SQLSTATE 40001, 40P01), which serializable and
+	// distributed engines return under contention. nil: never.
+	Retryable func(error) bool
+	Name      string // "sqlite", "postgres": the prefix of every error
+	Table     string // the accounts table's name, the key of its metadata
 }
 
 func (m *Methods) wrap(ctx context.Context, op string, err error) error {
@@ -90,7 +96,7 @@ func (m *Methods) Upsert(ctx context.Context, a accountvault.SealedRow) (account
 	}
 	in := FromSealed(&a, time.Now())
 	var out Row
-	if err := m.DB.QueryRow(ctx, StmtUpsert, in.Args(), out.Dest()); err != nil {
+	if err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtUpsert, in.Args(), out.Dest()) }); err != nil {
 		return accountvault.SealedRow{}, m.wrap(ctx, "Upsert", err)
 	}
 	return out.Sealed(), nil
@@ -103,7 +109,7 @@ func (m *Methods) FindByProvider(ctx context.Context, providerID, accountID stri
 		return accountvault.SealedRow{}, m.errorf("FindByProvider", accountvault.ErrNotFound)
 	}
 	var r Row
-	err := m.DB.QueryRow(ctx, StmtFindByProvider, []any{providerID, accountID}, r.Dest())
+	err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtFindByProvider, []any{providerID, accountID}, r.Dest()) })
 	switch {
 	case err != nil && m.DB.NoRows(err):
 		return accountvault.SealedRow{}, m.errorf("FindByProvider", accountvault.ErrNotFound)
@@ -126,7 +132,7 @@ func (m *Methods) Unlink(ctx context.Context, providerID, accountID string) erro
 	if !Storable(providerID) || !Storable(accountID) {
 		return m.errorf("Unlink", accountvault.ErrNotFound)
 	}
-	n, err := m.DB.Exec(ctx, StmtUnlink, []any{providerID, accountID})
+	n, err := m.exec(ctx, StmtUnlink, []any{providerID, accountID})
 	if err != nil {
 		return m.wrap(ctx, "Unlink", err)
 	}
@@ -145,7 +151,7 @@ func (m *Methods) DeleteUser(ctx context.Context, userID string) (int, error) {
 	if !Storable(userID) {
 		return 0, nil
 	}
-	n, err := m.DB.Exec(ctx, StmtDeleteUser, []any{userID})
+	n, err := m.exec(ctx, StmtDeleteUser, []any{userID})
 	if err != nil {
 		return 0, m.wrap(ctx, "DeleteUser", err)
 	}
@@ -177,7 +183,7 @@ func (m *Methods) CompareAndSwap(ctx context.Context, old, new accountvault.Seal
 		// receive it as TEXT).
 		return m.errorf("CompareAndSwap", accountvault.ErrConflict)
 	}
-	n, err := m.DB.Exec(ctx, StmtCompareAndSwap, SwapArgs(&old, &new, time.Now()))
+	n, err := m.exec(ctx, StmtCompareAndSwap, SwapArgs(&old, &new, time.Now()))
 	if err != nil {
 		return m.wrap(ctx, "CompareAndSwap", err)
 	}
@@ -210,7 +216,7 @@ func SwapArgs(old, new *accountvault.SealedRow, now time.Time) []any {
 // Count returns the number of rows in the table.
 func (m *Methods) Count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := m.DB.QueryRow(ctx, StmtCount, nil, []any{&n}); err != nil {
+	if err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtCount, nil, []any{&n}) }); err != nil {
 		return 0, m.wrap(ctx, "Count", err)
 	}
 	return n, nil
@@ -225,9 +231,12 @@ func (m *Methods) query(ctx context.Context, op string, sizeHint int, s Stmt, ar
 	}
 	var r Row
 	dest := r.Dest()
-	err := m.DB.Query(ctx, s, args, dest, func() {
-		out = append(out, r.Sealed())
-		r = Row{}
+	err := m.retry(ctx, func() error {
+		out = out[:0] // a retried query reads every row again
+		return m.DB.Query(ctx, s, args, dest, func() {
+			out = append(out, r.Sealed())
+			r = Row{}
+		})
 	})
 	if err != nil {
 		return nil, m.wrap(ctx, op, err)
@@ -238,7 +247,7 @@ func (m *Methods) query(ctx context.Context, op string, sizeHint int, s Stmt, ar
 // Meta implements accountvault.Metadata.
 func (m *Methods) Meta(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
-	err := m.DB.QueryRow(ctx, StmtMetaGet, []any{m.Table, name}, []any{&v})
+	err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtMetaGet, []any{m.Table, name}, []any{&v}) })
 	switch {
 	case err != nil && (m.DB.NoRows(err) || m.DB.NoTable(err)):
 		// No metadata table: neither Migrate nor Adopt has run since
@@ -280,7 +289,7 @@ func (m *Methods) SwapMeta(ctx context.Context, name string, old, new []byte) er
 	default:
 		s, args = StmtMetaUpdate, []any{m.Table, name, old, new}
 	}
-	n, err := m.DB.Exec(ctx, s, args)
+	n, err := m.exec(ctx, s, args)
 	if err != nil {
 		return m.wrap(ctx, "SwapMeta", err)
 	}
@@ -299,4 +308,42 @@ func CreateMetaTable(qualified, blob string) string {
 		value ` + blob + ` NOT NULL,
 		PRIMARY KEY (table_name, name)
 	)`
+}
+
+// maxAttempts bounds how often a statement runs when it keeps failing
+// with a retryable error.
+const maxAttempts = 6
+
+// retry runs f, and runs it again, after a short randomised backoff, while
+// it fails with an error m.Retryable accepts, at most maxAttempts times in
+// all and never after ctx is done. Such an error means the statement had
+// no effect, so running it again never applies a write twice.
+func (m *Methods) retry(ctx context.Context, f func() error) error {
+	backoff := time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || m.Retryable == nil || !m.Retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		// Full jitter: a random wait up to the backoff, which doubles.
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// exec runs an Exec statement under retry.
+func (m *Methods) exec(ctx context.Context, s Stmt, args []any) (int64, error) {
+	var n int64
+	err := m.retry(ctx, func() (err error) {
+		n, err = m.DB.Exec(ctx, s, args)
+		return err
+	})
+	return n, err
 }
