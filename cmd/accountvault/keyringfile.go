@@ -224,6 +224,14 @@ func (c *cli) keyringName() string {
 	return "keyring " + c.keyringPath
 }
 
+// keyringShort is the keyring file, or "the database keyring".
+func (c *cli) keyringShort() string {
+	if c.keyringDB {
+		return "the database keyring"
+	}
+	return c.keyringPath
+}
+
 // distributeHint says how replicas get an edited keyring.
 func (c *cli) distributeHint() string {
 	if c.keyringDB {

@@ -600,7 +600,7 @@ then checks that the keyring opens the table's data (exit 2 if not).
 				return failedErr(err)
 			}
 			c.audit("accountvault: keyring generation overridden", "table", d.table, "generation", k.Generation(), "previous_generation", prev)
-			fmt.Fprintf(c.stdout, "table %q: recorded keyring generation %d replaced by %d, the generation of the %s\n", d.table, prev, k.Generation(), c.keyringName())
+			fmt.Fprintf(c.stdout, "table %q: recorded keyring generation %d replaced by %d, the generation of %s\n", d.table, prev, k.Generation(), c.keyringShort())
 			if err := a.CheckKeyring(ctx); err != nil {
 				return c.keyringError(ctx, d, err, func(string) {})
 			}

@@ -86,12 +86,12 @@ var errInterrupted = &exitError{exitInterrupted, errors.New("interrupted")}
 type cli struct {
 	stdout, stderr io.Writer
 
-	keyringPath      string
-	masterKeyEnv     string
+	keyringPath  string
+	masterKeyEnv string
 	// keyringDB is set when --keyring is "db": the keyring is kept in the
 	// database of the command's --db, beside its --table (kdb).
-	keyringDB bool
-	kdb       dbFlags
+	keyringDB        bool
+	kdb              dbFlags
 	allowInsecure    bool
 	logLevel         string
 	progressInterval time.Duration
