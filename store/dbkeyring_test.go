@@ -520,3 +520,42 @@ func TestDBKeyringRollbackRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadBehindOtherReplicas: a replica that reloaded a staged key but
+// served no request since, while another replica loaded the promotion and
+// recorded its generation, is behind, not rolled back: its next request
+// succeeds (its keys descend from keys it verified), and it follows when it
+// loads the promotion.
+func TestReloadBehindOtherReplicas(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		s1 := newStore(t, env, k)
+		s2, err := store.New(env.Reopen(t), kekOf(t, k), store.WithPasswordHasher(testHasher(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustUpsert(t, s1, account("a", "u", "github", "1"))
+		mustUpsert(t, s2, account("b", "u", "github", "2"))
+		id, err := k.Stage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stagedCopy := k.Clone()
+		reload(t, s2, k) // staged, not used yet
+		reload(t, s1, k)
+		if err := k.Promote(id); err != nil {
+			t.Fatal(err)
+		}
+		reload(t, s1, k)
+		mustUpsert(t, s1, account("c", "u", "github", "3")) // records the promotion's generation
+		if _, err := s2.FindByProvider(ctx, "github", "3"); err != nil {
+			t.Fatalf("replica one reload behind: %v", err)
+		}
+		// A store started with the staged copy is refused: it has no
+		// verified keys to descend from.
+		s3 := newStore(t, env, stagedCopy)
+		if _, err := s3.FindByProvider(ctx, "github", "3"); !errors.Is(err, keyring.ErrRollback) {
+			t.Fatalf("store started with the staged copy: %v, want ErrRollback", err)
+		}
+	})
+}
