@@ -68,8 +68,9 @@ type TableNamer interface {
 // works: its table then never holds legacy plaintext, and the store checks
 // a keyring against sampled rows only.
 //
-// Values are small (at most MaxMetaSize bytes) and are not secret, but a
-// database writer can change them like any row.
+// Values are small (at most MaxMetaSize bytes) and are not secret (a
+// database keyring is encrypted under the master key), but a database
+// writer can change them like any row.
 type Metadata interface {
 	// Meta returns the value of name, or an error wrapping ErrNotFound if
 	// it is unset.
@@ -81,5 +82,7 @@ type Metadata interface {
 	SwapMeta(ctx context.Context, name string, old, new []byte) error
 }
 
-// MaxMetaSize bounds a [Metadata] value, in bytes.
-const MaxMetaSize = 4 << 10
+// MaxMetaSize bounds a [Metadata] value, in bytes: 1 MiB, the most an
+// encrypted keyring holds (package store keeps a database keyring there;
+// one of 1000 keys, the most a keyring has, takes about 280 KiB).
+const MaxMetaSize = 1 << 20

@@ -61,7 +61,13 @@ var (
 	// ErrChangedMeanwhile: [EditFile] or [RemasterFile] refused to replace
 	// a keyring file that was replaced after it read it (by a writer that
 	// does not take the file's lock), or [Keyring.SaveFile] found the file
-	// locked by an edit in progress. Nothing was written: load the file
-	// again and redo the edit.
+	// locked by an edit in progress, or a [Slot] was swapped by another
+	// edit after it was read (and [EditSlot] gave up retrying), or
+	// [CreateSlot] found a keyring in the slot. Nothing was written: load
+	// the keyring again and redo the edit.
 	ErrChangedMeanwhile = errors.New("keyring file changed meanwhile: run again")
+
+	// ErrNoKeyring: a [Slot] holds no keyring (none was stored with
+	// [CreateSlot], or it was removed).
+	ErrNoKeyring = errors.New("keyring: no keyring stored")
 )

@@ -53,6 +53,7 @@ func (a *Admin) CheckKeyring(ctx context.Context) error {
 		return err
 	}
 	s.verified.Store(kv)
+	s.anchored.Store(true)
 	return nil
 }
 

@@ -62,6 +62,11 @@ type Store struct {
 	// table's data; calls verify again when keys differs from it.
 	probeMu  sync.Mutex
 	verified atomic.Pointer[keyVersion]
+	// anchored is set once a key version passed verify: every later
+	// version descends from it through Reload's successor check, so a
+	// recorded generation above one of them means other replicas are
+	// ahead, not that it is a rollback (see raiseGeneration).
+	anchored atomic.Bool
 
 	pw passwords
 }

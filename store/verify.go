@@ -43,6 +43,7 @@ func (s *Store) ready(ctx context.Context) (*keyVersion, error) {
 		return nil, err
 	}
 	s.verified.Store(kv)
+	s.anchored.Store(true)
 	return kv, nil
 }
 
@@ -196,6 +197,12 @@ func (s *Store) sampleRows(ctx context.Context, kv *keyVersion) error {
 // replica handed an old keyring file); a higher one is recorded, by
 // compare-and-swap, so the record only ever rises. Without metadata there
 // is no record, and only Reload's in-memory check applies.
+//
+// A store that has verified keys before (anchored) accepts a lower
+// generation than recorded: its keys reached it through Reload's successor
+// check from verified ones, so the record is ahead because other replicas
+// are, between an edit and this store's reload of it; refusing would fail
+// its requests for that moment.
 func (s *Store) raiseGeneration(ctx context.Context, kv *keyVersion) error {
 	if s.meta == nil {
 		return nil
@@ -215,6 +222,13 @@ func (s *Store) raiseGeneration(ctx context.Context, kv *keyVersion) error {
 			recorded = binary.BigEndian.Uint64(old)
 		}
 		switch {
+		case gen < recorded && s.anchored.Load():
+			// Reload accepted kv as a successor of keys this store
+			// verified: other replicas have loaded a newer keyring
+			// already, and this store's watcher will follow.
+			s.log.Info("accountvault: other stores use a newer keyring generation", "table", s.table,
+				"generation", gen, "recorded_generation", recorded)
+			return nil
 		case gen < recorded:
 			s.log.Warn("accountvault: keyring refused: rollback", "table", s.table,
 				"generation", gen, "recorded_generation", recorded)

@@ -37,6 +37,13 @@ func (f *dbFlags) add(cmd *cobra.Command, required bool) {
 	}
 }
 
+// addKeyring adds --db and --table to a command that uses a keyring but
+// no table otherwise: with --keyring db they name the database keyring.
+func (f *dbFlags) addKeyring(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.db, "db", "", "with --keyring db: the database holding the keyring (a SQLite file path, or a postgres:// URL)")
+	cmd.Flags().StringVar(&f.table, "table", defaultTable, "with --keyring db: the accounts `table` the keyring is kept beside")
+}
+
 // database is an opened backend.
 type database struct {
 	backend backend
@@ -211,7 +218,7 @@ func (c *cli) keyringError(ctx context.Context, d *database, err error, interrup
 		interrupted("checking the keyring")
 		return errInterrupted
 	case errors.Is(err, store.ErrWrongKeyring):
-		return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
+		return configErr(fmt.Errorf("%s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringName(), d.table, d.name, err))
 	case errors.As(err, &mk):
 		return configErr(missingKeys(mk))
 	case errors.Is(err, store.ErrLegacyClosed), errors.Is(err, keyring.ErrRollback):

@@ -37,11 +37,21 @@ type commandLine struct {
 	// elided is set when the --db argument had a password, printed as
 	// xxxxx: then the line is not pasteable as is.
 	elided bool
+	// dbGlobal is set with --keyring db: global holds --db and --table
+	// already, and db and anyDB add nothing.
+	dbGlobal bool
 }
 
 // command returns the command line "accountvault args...".
 func (c *cli) command(args ...string) *commandLine {
-	return &commandLine{args: args, global: c.globalArgs()}
+	l := &commandLine{args: args, global: c.globalArgs()}
+	if c.keyringDB && c.kdb.db != "" {
+		l.dbGlobal = true
+		shown := redactDB(c.kdb.db)
+		l.elided = shown != c.kdb.db
+		l.global = append(l.global, "--db", shown, "--table", c.kdb.table)
+	}
+	return l
 }
 
 // globalArgs returns the global flags that a command pasted elsewhere needs
@@ -66,6 +76,9 @@ func (c *cli) globalArgs() []string {
 // db appends --db and --table as f gives them, the password of a database
 // URL redacted.
 func (l *commandLine) db(f dbFlags) *commandLine {
+	if l.dbGlobal {
+		return l
+	}
 	shown := redactDB(f.db)
 	l.elided = l.elided || shown != f.db
 	l.args = append(l.args, "--db", shown, "--table", f.table)
@@ -75,6 +88,9 @@ func (l *commandLine) db(f dbFlags) *commandLine {
 // anyDB appends --db and --table with placeholders, for a hint printed by
 // a command that was given no database.
 func (l *commandLine) anyDB() *commandLine {
+	if l.dbGlobal {
+		return l
+	}
 	l.args = append(l.args, "--db", "DB", "--table", "TABLE")
 	return l
 }

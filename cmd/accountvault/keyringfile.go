@@ -12,6 +12,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/accountvault/accountvault/keyring"
+	"github.com/accountvault/accountvault/store"
 )
 
 // masterKey reads the master key from the environment variable named by
@@ -54,6 +55,17 @@ func (c *cli) loadKeyring() (*keyring.Keyring, tink.AEAD, error) {
 }
 
 func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, error) {
+	if c.keyringDB {
+		var k *keyring.Keyring
+		err := c.withDBKeyring(func(ctx context.Context, d *store.DBKeyring) (err error) {
+			k, err = d.Load(ctx, master)
+			return err
+		})
+		if err != nil {
+			return nil, c.loadKeyringError(err, env)
+		}
+		return k, nil
+	}
 	k, err := keyring.LoadFile(c.keyringPath, master, c.loadOptions()...)
 	if err != nil {
 		return nil, c.loadKeyringError(err, env)
@@ -64,7 +76,19 @@ func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, e
 // loadKeyringError is the configuration error for a failure to load the
 // keyring file under the master key in env.
 func (c *cli) loadKeyringError(err error, env string) error {
+	var ee *exitError
 	switch {
+	case errors.As(err, &ee):
+		return err
+	case c.keyringDB && errors.Is(err, keyring.ErrNoKeyring):
+		return configErr(fmt.Errorf("no keyring is stored beside table %q in %s: create one with %s (or move a keyring file there: add --from FILE)",
+			c.kdb.table, redactDB(c.kdb.db), c.command("keys", "init").db(c.kdb)))
+	case c.keyringDB && errors.Is(err, keyring.ErrWrongMasterKey):
+		return configErr(fmt.Errorf("the master key in %s does not open the %s (wrong master key, or it was modified)", env, c.keyringName()))
+	case c.keyringDB && errors.Is(err, keyring.ErrKeyringCorrupt):
+		return configErr(fmt.Errorf("the %s: %w", c.keyringName(), err))
+	case c.keyringDB:
+		return configErr(fmt.Errorf("loading the %s: %w", c.keyringName(), err))
 	case errors.Is(err, fs.ErrNotExist):
 		return configErr(fmt.Errorf("keyring file %s does not exist: create one with 'accountvault keys init --keyring %s', or point --keyring (or %s) at yours", c.keyringPath, c.keyringPath, envKeyring))
 	case errors.Is(err, keyring.ErrWrongMasterKey):
@@ -85,6 +109,9 @@ func (c *cli) loadKeyringError(err error, env string) error {
 // with exit code 1. saveMaster, if not nil, re-encrypts the file under
 // another master key (keyring.RemasterFile; edit is then nil).
 func (c *cli) editKeyringFile(master, saveMaster tink.AEAD, edit func(k *keyring.Keyring) error) (*keyring.Keyring, error) {
+	if c.keyringDB {
+		return c.editDBKeyring(master, saveMaster, edit)
+	}
 	var editErr error
 	loaded := false
 	var k *keyring.Keyring
@@ -187,3 +214,150 @@ type messageError struct {
 
 func (e *messageError) Error() string { return e.msg }
 func (e *messageError) Unwrap() error { return e.err }
+
+// keyringName names the keyring in use for a message: its file, or the
+// database keyring of --table in --db.
+func (c *cli) keyringName() string {
+	if c.keyringDB {
+		return fmt.Sprintf("database keyring of table %q in %s", c.kdb.table, redactDB(c.kdb.db))
+	}
+	return "keyring " + c.keyringPath
+}
+
+// keyringShort is the keyring file, or "the database keyring".
+func (c *cli) keyringShort() string {
+	if c.keyringDB {
+		return "the database keyring"
+	}
+	return c.keyringPath
+}
+
+// distributeHint says how replicas get an edited keyring.
+func (c *cli) distributeHint() string {
+	if c.keyringDB {
+		return "replicas that watch the database keyring load it within their poll interval (at once on Postgres)"
+	}
+	return "distribute " + c.keyringPath
+}
+
+// withDBKeyring opens --db and calls f with the database keyring of
+// --table, then closes the database. Failures to open are configuration
+// errors.
+func (c *cli) withDBKeyring(f func(ctx context.Context, d *store.DBKeyring) error) (err error) {
+	if c.kdb.db == "" {
+		return usageErrorf("--keyring db keeps the keyring in the database: give --db (and --table) with it")
+	}
+	ctx := c.sig
+	db, err := c.openDB(ctx, c.kdb, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db, &err)
+	d, err := store.NewDBKeyring(db.backend)
+	if err != nil {
+		return configErr(err)
+	}
+	return f(ctx, d)
+}
+
+// editDBKeyring is editKeyringFile for the database keyring: compare-and-
+// swap on the stored keyring (store.DBKeyring.Edit), retried on a fresh
+// load when another edit came first, then a notification to the replicas
+// that listen. A notification that fails is a warning: the edit is saved,
+// and replicas load it at their next poll.
+func (c *cli) editDBKeyring(master, saveMaster tink.AEAD, edit func(k *keyring.Keyring) error) (*keyring.Keyring, error) {
+	var (
+		k       *keyring.Keyring
+		editErr error
+		loaded  bool
+	)
+	err := c.withDBKeyring(func(ctx context.Context, d *store.DBKeyring) (err error) {
+		if saveMaster != nil {
+			k, err = d.Remaster(ctx, master, saveMaster)
+			loaded = err == nil || errors.Is(err, store.ErrNotNotified)
+			return err
+		}
+		k, err = d.Edit(ctx, master, func(k *keyring.Keyring) error {
+			loaded = true
+			editErr = edit(k)
+			return editErr
+		})
+		return err
+	})
+	switch {
+	case err == nil:
+		return k, nil
+	case errors.Is(err, store.ErrNotNotified) && k != nil:
+		fmt.Fprintf(c.stderr, "accountvault: warning: %v\n", err)
+		return k, nil
+	case errors.Is(err, keyring.ErrRollback):
+		return nil, configErr(fmt.Errorf("%w\n(if every copy of the newer keyring is truly lost, see the runbook \"Recovery from a lost keyring\" in SECURITY.md)", err))
+	case errors.Is(err, keyring.ErrChangedMeanwhile):
+		return nil, failedErr(&messageError{
+			msg: fmt.Sprintf("the %s was changed by other edits at every attempt: nothing was saved; changed meanwhile: run again", c.keyringName()),
+			err: err,
+		})
+	case !loaded && c.interrupted():
+		return nil, errInterrupted
+	case !loaded:
+		return nil, c.loadKeyringError(err, c.masterKeyEnv)
+	case editErr != nil && (errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState)):
+		return nil, configErr(err)
+	case editErr != nil:
+		return nil, err
+	default:
+		return nil, failedErr(fmt.Errorf("saving the %s: %w", c.keyringName(), err))
+	}
+}
+
+// initDBKeyring is 'keys init --keyring db': it migrates the table (so
+// that its metadata table exists), then stores a new keyring, or the
+// keyring of the file from, as the table's database keyring, refusing to
+// replace one.
+func (c *cli) initDBKeyring(master tink.AEAD, from string) (err error) {
+	var k *keyring.Keyring
+	if from != "" {
+		if k, err = keyring.LoadFile(from, master, c.loadOptions()...); err != nil {
+			return configErr(fmt.Errorf("loading keyring file %s: %w", from, err))
+		}
+	} else if k, err = keyring.Generate(); err != nil {
+		return err
+	}
+	if c.kdb.db == "" {
+		return usageErrorf("--keyring db keeps the keyring in the database: give --db (and --table) with it")
+	}
+	ctx := c.sig
+	db, err := c.openDB(ctx, c.kdb, true)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db, &err)
+	if err := db.backend.Migrate(ctx); err != nil {
+		if c.interrupted() {
+			return errInterrupted
+		}
+		return configErr(fmt.Errorf("table %q in %s: %w (a table accountvault did not create: adopt it with 'accountvault migrate' and a keyring file first, then move that keyring here with 'keys init --keyring db --from FILE')", c.kdb.table, db.name, err))
+	}
+	d, err := store.NewDBKeyring(db.backend)
+	if err != nil {
+		return configErr(err)
+	}
+	err = d.Create(ctx, k, master)
+	switch {
+	case errors.Is(err, store.ErrNotNotified):
+		fmt.Fprintf(c.stderr, "accountvault: warning: %v\n", err)
+	case errors.Is(err, keyring.ErrChangedMeanwhile):
+		return configErr(fmt.Errorf("a keyring is stored beside table %q in %s already: init never replaces a keyring (its keys may protect data)", c.kdb.table, db.name))
+	case err != nil:
+		return failedErr(fmt.Errorf("storing the keyring: %w", err))
+	}
+	if from != "" {
+		c.audit("accountvault: keyring file moved into the database", "from", from, "generation", k.Generation(), "primary_key_id", k.Primary())
+		fmt.Fprintf(c.stdout, "stored the keyring of %s (generation %d, primary key %d) as the %s\nnext: make the replicas watch the database keyring, then remove %s and its copies\n",
+			from, k.Generation(), k.Primary(), c.keyringName(), from)
+		return nil
+	}
+	c.audit("accountvault: keyring created", "primary_key_id", k.Primary())
+	fmt.Fprintf(c.stdout, "created the %s with primary key %d\n", c.keyringName(), k.Primary())
+	return nil
+}

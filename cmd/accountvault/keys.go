@@ -36,6 +36,15 @@ it names replaced; the file's owner, group and mode are kept; a new file is
 replaced meanwhile saves nothing and says "changed meanwhile: run again"
 (exit code 1).
 
+With --keyring db, the keyring is the database keyring: kept, encrypted
+under the master key, in the database of --db beside --table, and every
+command here takes --db and --table. 'keys init --keyring db' creates it (or
+moves a keyring file there with --from FILE). Edits are compare-and-swap in
+the database: one that another edit overtakes is redone on the newer keyring
+(up to 5 times, then "changed meanwhile: run again"); no lock file, no file to
+distribute. Replicas that watch it (store.Admin.WatchKeyring) load each edit
+within their poll interval, or at once on Postgres (LISTEN/NOTIFY).
+
 `+exitCodesHelp)
 	cmd.AddCommand(
 		c.keysMasterKeyCmd(),
@@ -89,12 +98,23 @@ token. accountvault never writes it anywhere.
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		f    dbFlags
+		from string
+	)
+	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a new keyring file with one primary key",
+		Short: "Create a new keyring (file or database) with one primary key",
 		Long: `init creates the keyring file (--keyring) with one fresh primary key,
 encrypted under the master key, mode 0600. It refuses to replace an existing
 file.
+
+With --keyring db it creates the database keyring of --table in --db instead
+(running the table's migration first, which creates the table if it does not
+exist), and refuses to replace one already stored. With --from FILE it stores
+the keyring of that file (same keys, same generation) instead of a new one:
+how a keyring file moves into the database. Replicas then watch the database
+keyring (store.Admin.WatchKeyring) instead of the file.
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -102,6 +122,12 @@ file.
 			master, err := c.masterKey()
 			if err != nil {
 				return err
+			}
+			if from != "" && !c.keyringDB {
+				return usageErrorf("--from moves a keyring file into the database: give it with --keyring db")
+			}
+			if c.keyringDB {
+				return c.initDBKeyring(master, from)
 			}
 			k, err := keyring.Generate()
 			if err != nil {
@@ -122,6 +148,9 @@ file.
 			return nil
 		}),
 	}
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&from, "from", "", "with --keyring db: store the keyring of this `file` instead of a new one")
+	return cmd
 }
 
 // keyJSON is one key in 'keys list --json'.
@@ -132,7 +161,10 @@ type keyJSON struct {
 }
 
 func (c *cli) keysListCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		f      dbFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the keys: id, status, creation time",
@@ -165,11 +197,13 @@ every value it protects), its status and when it was created (UTC).
 		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	f.addKeyring(cmd)
 	return cmd
 }
 
 func (c *cli) keysStageCmd() *cobra.Command {
-	return &cobra.Command{
+	var f dbFlags
+	cmd := &cobra.Command{
 		Use:   "stage",
 		Short: "Add a new key, staged: it unwraps but does not wrap yet",
 		Long: `stage adds a fresh key in status staged and prints its id. A staged key can
@@ -187,14 +221,17 @@ keyring loaded" listing the id in key_ids), then run 'keys promote ID'.
 				}
 				c.audit("accountvault: key staged", "key_id", id)
 				next := c.command("keys", "promote", strconv.FormatUint(uint64(id), 10))
-				return fmt.Sprintf("staged key %d\nnext: distribute %s, wait for every replica to reload it, %s", id, c.keyringPath, next.hint("then")), nil
+				return fmt.Sprintf("staged key %d\nnext: %s, wait for every replica to reload it, %s", id, c.distributeHint(), next.hint("then")), nil
 			})
 		}),
 	}
+	f.addKeyring(cmd)
+	return cmd
 }
 
 func (c *cli) keysPromoteCmd() *cobra.Command {
-	return &cobra.Command{
+	var f dbFlags
+	cmd := &cobra.Command{
 		Use:   "promote ID",
 		Short: "Make a staged or decrypt-only key the primary key",
 		Long: `promote makes key ID the primary key, the one that wraps new data keys; the
@@ -218,14 +255,17 @@ has loaded already (see 'keys stage'). Then distribute the file, and run
 				if old == id {
 					return fmt.Sprintf("key %d is the primary key already", id), nil
 				}
-				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, %s", id, old, c.keyringPath, c.command("rewrap").anyDB().hint("then")), nil
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: %s, %s", id, old, c.distributeHint(), c.command("rewrap").anyDB().hint("then")), nil
 			})
 		}),
 	}
+	f.addKeyring(cmd)
+	return cmd
 }
 
 func (c *cli) keysRotateCmd() *cobra.Command {
-	return &cobra.Command{
+	var f dbFlags
+	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Stage and promote a new key in one step",
 		Long: `rotate adds a fresh key and makes it primary at once; the former primary
@@ -243,14 +283,17 @@ rows written with the new key until it does: with several replicas, prefer
 					return "", err
 				}
 				c.audit("accountvault: key rotated", "key_id", id, "former_primary_key_id", old)
-				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: distribute %s, %s", id, old, c.keyringPath, c.command("rewrap").anyDB().hint("then")), nil
+				return fmt.Sprintf("key %d is now primary; key %d is decrypt-only\nnext: %s, %s", id, old, c.distributeHint(), c.command("rewrap").anyDB().hint("then")), nil
 			})
 		}),
 	}
+	f.addKeyring(cmd)
+	return cmd
 }
 
 func (c *cli) keysEnableCmd() *cobra.Command {
-	return &cobra.Command{
+	var f dbFlags
+	cmd := &cobra.Command{
 		Use:   "enable ID",
 		Short: "Make a disabled key decrypt-only again",
 		Long: `enable makes the disabled key ID decrypt-only again: it unwraps the values
@@ -272,6 +315,8 @@ it protects, and can be promoted.
 			})
 		}),
 	}
+	f.addKeyring(cmd)
+	return cmd
 }
 
 // keysRetireCmd returns 'keys disable' or 'keys delete'.
@@ -410,7 +455,7 @@ which skips the count.
 				} else {
 					later.anyDB()
 				}
-				fmt.Fprintf(c.stdout, "next: distribute %s; %s\n", c.keyringPath, later.hint("later"))
+				fmt.Fprintf(c.stdout, "next: %s; %s\n", c.distributeHint(), later.hint("later"))
 			}
 			return nil
 		}),
@@ -464,11 +509,13 @@ it (and keep their keyring) until they have the new master key.
 				return failedErr(fmt.Errorf("the keyring saved under the new master key does not load back: %w", err))
 			}
 			c.audit("accountvault: keyring re-encrypted under a new master key", "key_ids", keyIDs(k))
-			fmt.Fprintf(c.stdout, "keyring %s is now encrypted under the master key in %s\nnext: make it the master key (%s) in the secret manager and on every replica\n", c.keyringPath, newEnv, c.masterKeyEnv)
+			fmt.Fprintf(c.stdout, "%s is now encrypted under the master key in %s\nnext: make it the master key (%s) in the secret manager and on every replica\n", c.keyringName(), newEnv, c.masterKeyEnv)
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&newEnv, "new-master-key-env", envNewMasterKey, "`name` of the environment variable holding the new master key")
+	var f dbFlags
+	f.addKeyring(cmd)
 	return cmd
 }
 
@@ -553,7 +600,7 @@ then checks that the keyring opens the table's data (exit 2 if not).
 				return failedErr(err)
 			}
 			c.audit("accountvault: keyring generation overridden", "table", d.table, "generation", k.Generation(), "previous_generation", prev)
-			fmt.Fprintf(c.stdout, "table %q: recorded keyring generation %d replaced by %d, the generation of %s\n", d.table, prev, k.Generation(), c.keyringPath)
+			fmt.Fprintf(c.stdout, "table %q: recorded keyring generation %d replaced by %d, the generation of %s\n", d.table, prev, k.Generation(), c.keyringShort())
 			if err := a.CheckKeyring(ctx); err != nil {
 				return c.keyringError(ctx, d, err, func(string) {})
 			}

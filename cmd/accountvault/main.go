@@ -39,6 +39,7 @@ These are the exit codes of the built binary,
 const (
 	envKeyring          = "ACCOUNTVAULT_KEYRING"
 	defaultKeyring      = "accountvault-keyring.json"
+	keyringInDB         = "db" // --keyring db: the database keyring
 	defaultMasterKeyEnv = keyring.EnvMasterKey
 	envNewMasterKey     = "ACCOUNTVAULT_NEW_MASTER_KEY"
 	defaultTable        = "accounts"
@@ -86,8 +87,12 @@ var errInterrupted = &exitError{exitInterrupted, errors.New("interrupted")}
 type cli struct {
 	stdout, stderr io.Writer
 
-	keyringPath      string
-	masterKeyEnv     string
+	keyringPath  string
+	masterKeyEnv string
+	// keyringDB is set when --keyring is "db": the keyring is kept in the
+	// database of the command's --db, beside its --table (kdb).
+	keyringDB        bool
+	kdb              dbFlags
 	allowInsecure    bool
 	logLevel         string
 	progressInterval time.Duration
@@ -177,6 +182,13 @@ The master key is read from the environment variable named by
 SQLite file path or a postgres:// URL; --table the accounts table (default
 "accounts").
 
+--keyring db (or ACCOUNTVAULT_KEYRING=db) uses the database keyring instead of
+a file: the keyring, encrypted under the master key, kept in the database
+given by --db beside the table given by --table (in accountvault_meta). Every
+command that uses a keyring then needs --db. Edits are compare-and-swap in
+the database, and replicas that watch it (store.Admin.WatchKeyring) load
+them without a restart. A file named "db" is ./db.
+
 ` + exitCodesHelp,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
@@ -189,7 +201,7 @@ SQLite file path or a postgres:// URL; --table the accounts table (default
 		return usageErr(err)
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&c.keyringPath, "keyring", defaultKeyring, "keyring `file` (env "+envKeyring+")")
+	pf.StringVar(&c.keyringPath, "keyring", defaultKeyring, "keyring `file`, or \"db\" for the keyring kept in the database (--db) beside --table (env "+envKeyring+")")
 	pf.StringVar(&c.masterKeyEnv, "master-key-env", defaultMasterKeyEnv, "`name` of the environment variable holding the master key")
 	pf.BoolVar(&c.allowInsecure, "allow-insecure-permissions", false, "load a keyring file that group or others can access")
 	pf.StringVar(&c.logLevel, "log-level", "warn", "audit events on stderr at this `level` and above: debug, info, warn, error")
@@ -208,6 +220,16 @@ func (c *cli) setup(cmd *cobra.Command) error {
 	}
 	if c.keyringPath == "" {
 		return usageErrorf("--keyring: empty file name")
+	}
+	if c.keyringPath == keyringInDB {
+		c.keyringDB = true
+		// Commands that use a keyring all have --db and --table.
+		if fl := cmd.Flags().Lookup("db"); fl != nil {
+			c.kdb.db = fl.Value.String()
+		}
+		if fl := cmd.Flags().Lookup("table"); fl != nil {
+			c.kdb.table = fl.Value.String()
+		}
 	}
 	if c.masterKeyEnv == "" {
 		return usageErrorf("--master-key-env: empty variable name")

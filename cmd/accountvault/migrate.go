@@ -89,7 +89,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			if _, lerr := d.backend.List(ctx, "", 1); lerr == nil {
 				err := a.CheckKeyring(ctx)
 				if errors.Is(err, store.ErrWrongKeyring) {
-					return configErr(fmt.Errorf("keyring %s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringPath, d.table, d.name, err))
+					return configErr(fmt.Errorf("%s cannot open the data of table %q in %s (another deployment's keyring, or the wrong --table?): %w", c.keyringName(), d.table, d.name, err))
 				}
 				// Any other error is not the keyring's verdict: rows of a
 				// table not yet migrated may not be readable (text dates,
