@@ -39,7 +39,14 @@ type Row struct {
 // Dest returns pointers to r's fields in Columns order, for Scan. Both
 // database/sql and pgx scan NULL into a nil slice or pointer.
 func (r *Row) Dest() []any {
-	return []any{
+	d := new([NumColumns]any)
+	r.destInto(d)
+	return d[:]
+}
+
+// destInto fills d with pointers to r's fields in Columns order.
+func (r *Row) destInto(d *[NumColumns]any) {
+	*d = [NumColumns]any{
 		&r.ID, &r.UserID, &r.ProviderID, &r.AccountID,
 		&r.AccessToken, &r.RefreshToken, &r.IDToken,
 		&r.AccessTokenExpiresAt, &r.RefreshTokenExpiresAt,
