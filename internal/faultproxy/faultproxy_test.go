@@ -150,6 +150,13 @@ func TestForwards(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
+	// The proxy counts a chunk once it has written it on: the echo can
+	// reach the client just before the count. Wait for it, boundedly.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if p.Bytes(faultproxy.Upstream) == int64(len(msg)) && p.Bytes(faultproxy.Downstream) == int64(len(msg)) {
+			break
+		}
+	}
 	if p.Bytes(faultproxy.Upstream) != int64(len(msg)) || p.Bytes(faultproxy.Downstream) != int64(len(msg)) {
 		t.Fatalf("byte counts %d/%d, want %d each", p.Bytes(faultproxy.Upstream), p.Bytes(faultproxy.Downstream), len(msg))
 	}
