@@ -126,14 +126,23 @@ func sortedKeys[V any](m map[uint32]V) []uint32 {
 // generation, including ones in which a retired key is primary. It logs an
 // audit event at warning level, and returns the generation it replaced.
 //
-// It does not check the keys against the table's data first: run
-// CheckKeyring after it.
+// It first checks that the keys open the table's data (the key-check value
+// or a sampled row), and changes nothing if they do not (ErrWrongKeyring).
+// Values sealed under keys they lack are not looked for: CheckKeys and
+// Check count them.
 func (a *Admin) OverrideKeyringGeneration(ctx context.Context) (previous uint64, err error) {
 	s := a.s
 	if s.meta == nil {
 		return 0, errors.New("store: the backend keeps no metadata: there is no recorded generation to override")
 	}
-	gen := s.keys.Load().Generation()
+	kv := s.keys.Load()
+	// Never lower the record for keys that do not open the table's data
+	// (a wrong keyring, or the wrong table): that would re-admit older
+	// copies and change nothing else.
+	if _, _, err := s.opensData(ctx, kv); err != nil {
+		return 0, err
+	}
+	gen := kv.Generation()
 	old, err := s.meta.Meta(ctx, metaGeneration)
 	switch {
 	case errors.Is(err, accountvault.ErrNotFound):

@@ -82,8 +82,10 @@ func (r *CheckReport) Totals() (sealed, legacy, failed int) {
 // [Admin.EncryptLegacy] for what is legacy). Opening each value is the evidence that a key can be retired:
 // when no value names a key, nothing depends on it.
 //
-// Check uses bounded memory (opts.BatchSize rows at a time) and writes
-// nothing. It returns an error only when it could not finish (a database
+// Check refuses keys that are an older copy of the keyring the table's
+// stores have used (an error wrapping keyring.ErrRollback); keys that open
+// none of the table's data are reported on, every value failing. It uses
+// bounded memory (opts.BatchSize rows at a time) and writes nothing. It returns an error only when it could not finish (a database
 // error, ctx); failing rows are in the report.
 func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error) {
 	s := a.s
@@ -91,12 +93,21 @@ func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error
 	for c := range rep.Columns {
 		rep.Columns[c] = ColumnReport{Column: envelope.Column(c).String(), Sealed: map[uint32]int{}, Failed: map[uint32]int{}}
 	}
+	// The keys are checked as at any store's first use: an older copy of
+	// the keyring (a rollback) is refused. A keyring that opens none of
+	// the data is not: the report shows every value failing, per key.
+	kv, err := s.ready(ctx)
+	switch {
+	case errors.Is(err, ErrWrongKeyring):
+		kv = s.keys.Load()
+	case err != nil:
+		return rep, err
+	}
 	open, err := s.legacyOpen(ctx)
 	if err != nil {
 		return rep, err
 	}
 	rep.LegacyOpen = open
-	kv := s.keys.Load()
 	var p Progress
 	err = a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
 		rep.Rows++

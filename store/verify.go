@@ -86,14 +86,9 @@ func (s *Store) verify(ctx context.Context, kv *keyVersion) error {
 			return ErrLegacyClosed
 		}
 	}
-	check, checkOK, err := s.openKeyCheck(ctx, kv)
+	check, checkOK, err := s.opensData(ctx, kv)
 	if err != nil {
 		return err
-	}
-	if !checkOK {
-		if err := s.sampleRows(ctx, kv); err != nil {
-			return err
-		}
 	}
 	// Only a keyring that opens the table's data may move the recorded
 	// generation: another deployment's keyring is ErrWrongKeyring above,
@@ -108,6 +103,22 @@ func (s *Store) verify(ctx context.Context, kv *keyVersion) error {
 	}
 	s.writeKeyCheck(ctx, kv, check)
 	return nil
+}
+
+// opensData returns an error wrapping ErrWrongKeyring unless kv opens the
+// key-check value or, failing that, a sampled sealed row (see verify). It
+// returns the stored key-check value and whether it opened.
+func (s *Store) opensData(ctx context.Context, kv *keyVersion) ([]byte, bool, error) {
+	check, checkOK, err := s.openKeyCheck(ctx, kv)
+	if err != nil {
+		return nil, false, err
+	}
+	if !checkOK {
+		if err := s.sampleRows(ctx, kv); err != nil {
+			return nil, false, err
+		}
+	}
+	return check, checkOK, nil
 }
 
 // openKeyCheck reads the key-check value and reports whether it opens with

@@ -63,6 +63,12 @@ stderr with --json).
 			if err != nil {
 				return err
 			}
+			// An older copy of the keyring (a rollback) is refused before
+			// the walk (exit 2); another deployment's keyring is reported
+			// on, every value failing (exit 1).
+			if err := a.CheckKeyring(ctx); err != nil && !errors.Is(err, store.ErrWrongKeyring) {
+				return c.keyringError(ctx, d, err, func(string) {})
+			}
 			prog := c.newProgress("check", -1, func(p store.Progress) string {
 				return fmt.Sprintf("check: %d rows seen, %.0f rows/s", p.Seen, p.RowsPerSecond())
 			})

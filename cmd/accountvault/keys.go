@@ -596,6 +596,10 @@ then checks that the keyring opens the table's data (exit 2 if not).
 				return err
 			}
 			prev, err := a.OverrideKeyringGeneration(ctx)
+			if errors.Is(err, store.ErrWrongKeyring) {
+				// Checked before anything was changed.
+				return c.keyringError(ctx, d, err, func(string) {})
+			}
 			if err != nil {
 				return failedErr(err)
 			}
@@ -604,7 +608,18 @@ then checks that the keyring opens the table's data (exit 2 if not).
 			if err := a.CheckKeyring(ctx); err != nil {
 				return c.keyringError(ctx, d, err, func(string) {})
 			}
-			fmt.Fprintf(c.stdout, "the keyring opens the table's data\n%s\n", c.command("check").db(f).hint("next"))
+			fmt.Fprintln(c.stdout, "the keyring opens the table's data")
+			// Values sealed under keys the restored keyring lacks (written
+			// after the copy was made) are lost: say so, with exit 1.
+			if _, _, err := a.CheckKeys(ctx, store.WalkOptions{}); err != nil {
+				var mk *store.MissingKeysError
+				if errors.As(err, &mk) {
+					return failedErr(fmt.Errorf("%w\nthese values cannot be opened with this keyring: they are lost unless a newer keyring turns up (SECURITY.md, Recovery from a lost keyring)\n%s",
+						missingKeys(mk), c.command("check").db(f).hint("next")))
+				}
+				return c.keyringError(ctx, d, err, func(string) {})
+			}
+			fmt.Fprintln(c.stdout, c.command("check").db(f).hint("next"))
 			return nil
 		}),
 	}
