@@ -16,7 +16,8 @@ import (
 )
 
 // awsMaxPlaintext is AWS KMS's limit on Encrypt's plaintext. A keyring
-// serializes to about 102 bytes per key: at most 40 keys.
+// serializes to about 102 bytes per AES-256-GCM key and about 107 per
+// XAES-256-GCM key: at most 38 of the keys new keyrings hold.
 const awsMaxPlaintext = 4096
 
 // awsARN matches the key or alias ARN of an aws-kms:// URI and captures its

@@ -40,7 +40,7 @@
 // # Limits
 //
 // AWS KMS encrypts at most 4096 bytes per call, which is a keyring of at
-// most 40 keys (about 102 bytes each); saving a larger keyring under an
+// most 38 XAES-256-GCM keys (about 107 bytes each); saving a larger keyring under an
 // aws-kms:// key fails with [ErrTooLarge] before any call, and the file is
 // left as it was. Delete disabled keys to shrink it. Cloud KMS takes
 // 64 KiB, Vault has no limit of its own.

@@ -55,7 +55,7 @@ var (
 
 	// ErrTooLarge: the plaintext or the associated data exceeds what the
 	// KMS encrypts in one call (AWS KMS: 4096 bytes of plaintext, that is a
-	// keyring of at most 40 keys; Cloud KMS: 64 KiB of each). Nothing was
+	// keyring of at most 38 XAES-256-GCM keys; Cloud KMS: 64 KiB of each). Nothing was
 	// sent.
 	ErrTooLarge = errors.New("kms: plaintext too large for the KMS")
 )
