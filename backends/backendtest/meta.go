@@ -38,15 +38,15 @@ func testMetadata(t *testing.T, b accountvault.Backend) {
 	if err := m.SwapMeta(ctx, "n", []byte("stale"), []byte("x")); !errors.Is(err, accountvault.ErrConflict) {
 		t.Fatalf("a stale swap: %v, want ErrConflict", err)
 	}
-	if got, _ := get("n"); !bytes.Equal(got, v1) {
-		t.Fatalf("a refused swap changed the value to %x", got)
+	if got, err := get("n"); err != nil || !bytes.Equal(got, v1) {
+		t.Fatalf("after a refused swap: %x, %v; want %x", got, err, v1)
 	}
 	v2 := bytes.Repeat([]byte{7}, accountvault.MaxMetaSize)
 	if err := m.SwapMeta(ctx, "n", v1, v2); err != nil {
 		t.Fatalf("replacing the value: %v", err)
 	}
-	if got, _ := get("n"); !bytes.Equal(got, v2) {
-		t.Fatal("the replaced value reads back otherwise")
+	if got, err := get("n"); err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("the replaced value reads back otherwise (%v)", err)
 	}
 	if err := m.SwapMeta(ctx, "n", v2, make([]byte, accountvault.MaxMetaSize+1)); !errors.Is(err, accountvault.ErrInvalidArgument) {
 		t.Fatalf("an oversize value: %v, want ErrInvalidArgument", err)
@@ -102,7 +102,7 @@ func testMetadata(t *testing.T, b accountvault.Backend) {
 	if len(won) != 1 {
 		t.Fatalf("%d concurrent swaps from one value won, want 1", len(won))
 	}
-	if got, _ := get("race"); !bytes.Equal(got, []byte{'a' + byte(won[0])}) {
-		t.Fatalf("the value %q is not the winner's", got)
+	if got, err := get("race"); err != nil || !bytes.Equal(got, []byte{'a' + byte(won[0])}) {
+		t.Fatalf("the value %q (%v) is not the winner's", got, err)
 	}
 }
