@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -52,7 +52,7 @@ func buildBinary(t *testing.T) string {
 		if err != nil {
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", binPath, "../../cmd/accountvault").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
