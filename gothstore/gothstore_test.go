@@ -97,6 +97,30 @@ func sameTime(t testing.TB, what string, got, want *time.Time) {
 	}
 }
 
+// backdate rewrites the stored row of (provider, accountID) with an
+// UpdatedAt in 2020 and the given refresh-token expiry, so that a test can
+// see which write changed them. It returns the row as stored.
+func backdate(t testing.TB, s *store.Store, provider, accountID string, refreshExp *time.Time) accountvault.Account {
+	t.Helper()
+	a := find(t, s, provider, accountID)
+	a.UpdatedAt = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.RefreshTokenExpiresAt = refreshExp
+	got, err := s.Upsert(ctx, a)
+	if err != nil {
+		t.Fatalf("Upsert: %v", err)
+	}
+	return got
+}
+
+// recent fails t unless tm is not before start (at the store's whole
+// seconds).
+func recent(t testing.TB, what string, tm, start time.Time) {
+	t.Helper()
+	if tm.Before(start.Truncate(time.Second)) || tm.After(time.Now()) {
+		t.Errorf("%s = %v, want the time of the write (after %v)", what, tm, start)
+	}
+}
+
 // noSecretIn fails t if any of secrets appears in s.
 func noSecretIn(t testing.TB, what, s string, secrets ...string) {
 	t.Helper()
@@ -168,6 +192,9 @@ func TestSaveRelink(t *testing.T) {
 		if !strings.HasPrefix(a1.ID, "acc_") || len(a1.ID) != len("acc_")+26 {
 			t.Errorf("generated ID %q, want acc_ and 26 base32 digits", a1.ID)
 		}
+		rtExp := time.Unix(1_950_000_000, 0).UTC()
+		a1 = backdate(t, s, "google", "sub-1", &rtExp)
+		start := time.Now()
 		// Google sends a refresh token on the first consent only.
 		second := goth.User{Provider: "google", UserID: "sub-1", AccessToken: "at-2", IDToken: "idt-2"}
 		a2, err := gothstore.Save(ctx, s, "user_1", second, gothstore.WithID("ignored"))
@@ -177,6 +204,7 @@ func TestSaveRelink(t *testing.T) {
 		want := a1
 		want.AccessToken, want.IDToken, want.AccessTokenExpiresAt = accountvault.NewSecret("at-2"), accountvault.NewSecret("idt-2"), nil
 		want.UpdatedAt = a2.UpdatedAt
+		recent(t, "UpdatedAt after a re-link", a2.UpdatedAt, start)
 		sameAccount(t, "re-link without a refresh token", a2, want)
 		sameAccount(t, "read back", find(t, s, "google", "sub-1"), want)
 
@@ -186,7 +214,7 @@ func TestSaveRelink(t *testing.T) {
 			t.Fatalf("third Save: %v", err)
 		}
 		want.AccessToken, want.RefreshToken, want.IDToken, want.Scope = accountvault.NewSecret("at-3"), accountvault.NewSecret("rt-3"), accountvault.Secret{}, "openid"
-		want.UpdatedAt = a3.UpdatedAt
+		want.UpdatedAt, want.RefreshTokenExpiresAt = a3.UpdatedAt, nil // the old expiry is not the new token's
 		sameAccount(t, "re-link with a refresh token", find(t, s, "google", "sub-1"), want)
 	})
 }
@@ -250,10 +278,11 @@ func TestRefreshRotates(t *testing.T) {
 		ts.rotate, ts.revoke, ts.idToken, ts.scope = true, true, true, "read_user api"
 		p := ts.provider()
 		u := expiredLogin(ts, p)
-		before, err := gothstore.Save(ctx, s, "user_1", u, gothstore.WithScope("read_user"))
-		if err != nil {
+		if _, err := gothstore.Save(ctx, s, "user_1", u, gothstore.WithScope("read_user")); err != nil {
 			t.Fatalf("Save: %v", err)
 		}
+		rtExp := time.Unix(1_950_000_000, 0).UTC()
+		before := backdate(t, s, "gitlab", "4242", &rtExp)
 
 		start := time.Now()
 		got, err := gothstore.Refresh(ctx, s, p, "4242")
@@ -279,6 +308,10 @@ func TestRefreshRotates(t *testing.T) {
 		if got.AccessTokenExpiresAt == nil || got.AccessTokenExpiresAt.Before(start.Add(3590*time.Second)) || got.AccessTokenExpiresAt.After(time.Now().Add(3601*time.Second)) {
 			t.Errorf("AccessTokenExpiresAt = %v, want an hour from now", got.AccessTokenExpiresAt)
 		}
+		if got.RefreshTokenExpiresAt != nil {
+			t.Errorf("RefreshTokenExpiresAt = %v after rotation, want nil (the old token's expiry is not the new one's)", got.RefreshTokenExpiresAt)
+		}
+		recent(t, "UpdatedAt after a refresh", got.UpdatedAt, start)
 		if got.Scope != "read_user api" {
 			t.Errorf("Scope = %q, want the token response's", got.Scope)
 		}
@@ -305,10 +338,12 @@ func TestRefreshKeepsRefreshToken(t *testing.T) {
 	ts := newTokenServer(t) // no rotation, no id_token, no scope
 	p := ts.provider()
 	u := expiredLogin(ts, p)
-	before, err := gothstore.Save(ctx, s, "user_1", u, gothstore.WithScope("read_user"))
-	if err != nil {
+	if _, err := gothstore.Save(ctx, s, "user_1", u, gothstore.WithScope("read_user")); err != nil {
 		t.Fatalf("Save: %v", err)
 	}
+	rtExp := time.Unix(1_950_000_000, 0).UTC()
+	before := backdate(t, s, "gitlab", "4242", &rtExp)
+	start := time.Now()
 	got, err := gothstore.Refresh(ctx, s, p, "4242")
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
@@ -319,6 +354,8 @@ func TestRefreshKeepsRefreshToken(t *testing.T) {
 	if !got.RefreshToken.Equal(before.RefreshToken) || !got.IDToken.Equal(before.IDToken) || got.Scope != "read_user" {
 		t.Error("RefreshToken, IDToken or Scope not kept when the response has none")
 	}
+	sameTime(t, "RefreshTokenExpiresAt of a kept refresh token", got.RefreshTokenExpiresAt, &rtExp)
+	recent(t, "UpdatedAt after a refresh", got.UpdatedAt, start)
 	sameAccount(t, "read back", find(t, s, "gitlab", "4242"), got)
 }
 
@@ -471,6 +508,49 @@ func TestRefreshConcurrent(t *testing.T) {
 		}
 		if winner != 1 {
 			t.Errorf("stored access token is %d of the two refreshes' tokens, want exactly one", winner)
+		}
+	})
+}
+
+// TestSaveDuringRefresh races a login without a refresh token (Save keeps
+// the stored one) against a refresh that rotates it, round after round.
+// Whatever the interleaving, the refresh token a successful refresh
+// returned must be the one stored at the end: a Save that read the row
+// before the refresh wrote it must not put the old refresh token back.
+// The race is not forced, so a broken Save fails this test in some rounds
+// only; each round checks.
+func TestSaveDuringRefresh(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env)
+		ts := newTokenServer(t)
+		ts.rotate = true
+		p := ts.provider()
+		if _, err := gothstore.Save(ctx, s, "user_1", expiredLogin(ts, p)); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		relogin := goth.User{Provider: "gitlab", UserID: "4242", AccessToken: "at-relogin", ExpiresAt: time.Now().Add(-time.Hour)}
+		rounds := 40
+		if testing.Short() {
+			rounds = 10
+		}
+		for round := range rounds {
+			var wg sync.WaitGroup
+			var refreshed accountvault.Account
+			var errRefresh, errSave error
+			wg.Go(func() { refreshed, errRefresh = gothstore.Refresh(ctx, s, p, "4242") })
+			wg.Go(func() { _, errSave = gothstore.Save(ctx, s, "user_1", relogin) })
+			wg.Wait()
+			if errRefresh != nil || errSave != nil {
+				t.Fatalf("round %d: Refresh: %v; Save: %v", round, errRefresh, errSave)
+			}
+			stored := find(t, s, "gitlab", "4242")
+			if !stored.RefreshToken.Equal(refreshed.RefreshToken) {
+				t.Fatalf("round %d: the stored refresh token is not the one Refresh returned: a Save overwrote a refresh", round)
+			}
+			// Expire the token again for the next round.
+			if _, err := gothstore.Save(ctx, s, "user_1", relogin); err != nil {
+				t.Fatalf("Save: %v", err)
+			}
 		}
 	})
 }
