@@ -44,13 +44,20 @@ type tokenServer struct {
 	release chan struct{}
 }
 
+// newTokenServer starts a tokenServer, stopped when t ends.
 func newTokenServer(t testing.TB) *tokenServer {
+	ts := startTokenServer()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// startTokenServer starts a tokenServer; the caller closes it.
+func startTokenServer() *tokenServer {
 	ts := &tokenServer{subject: 4242, valid: map[string]bool{}, release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", ts.token)
 	mux.HandleFunc("GET /api/v4/user", ts.profile)
 	ts.Server = httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
 	return ts
 }
 
