@@ -37,11 +37,15 @@
 // expired (or expires within [ExpiryDelta]), calls the provider's
 // RefreshToken and stores the result with [store.Store.CompareAndSwap].
 // Of two concurrent refreshes of one account, the first to write wins; the
-// other returns the winner's tokens and discards its own. That is enough
-// when the provider lets an old refresh token be used again. For providers
-// that rotate refresh tokens and revoke the old one on use, and
-// applications with many replicas, the loser's refresh may have spent the
-// refresh token the winner stored: use
+// other returns the winner's tokens and discards its own. If the provider
+// refuses the second refresh because the first one spent the refresh token,
+// the second also returns the winner's tokens. That is enough for
+// providers that let a refresh token be used again or simply revoke it on
+// use. It is not enough for providers that detect reuse of a spent refresh
+// token and then revoke every token of the grant (the OAuth 2.0 Security
+// Best Current Practice recommends it): two replicas refreshing at once
+// present the same refresh token twice, and the winner's new tokens die
+// with it. For those, and for applications with many replicas, use
 // github.com/accountvault/accountvault/oauth2store, whose TokenSource
 // leases the refresh across replicas so that only one of them calls the
 // provider.

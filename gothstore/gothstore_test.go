@@ -554,3 +554,60 @@ func TestSaveDuringRefresh(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshConcurrentRevoking is TestRefreshConcurrent with a provider
+// that revokes a refresh token on use: the second refresh is refused
+// (invalid_grant) after the first one's tokens are stored, and returns
+// those instead of the error.
+func TestRefreshConcurrentRevoking(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		s := newStore(t, env)
+		ts := newTokenServer(t)
+		ts.rotate, ts.revoke, ts.hold = true, true, 2
+		p := ts.provider()
+		initial, err := gothstore.Save(ctx, s, "user_1", expiredLogin(ts, p))
+		if err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		ts.beforeLate = func() { // answer the late request once the first refresh is stored
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) {
+				a, err := s.FindByProvider(ctx, "gitlab", "4242")
+				if err == nil && !a.RefreshToken.Equal(initial.RefreshToken) {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		var wg sync.WaitGroup
+		var got [2]accountvault.Account
+		var errs [2]error
+		for i := range got {
+			wg.Go(func() { got[i], errs[i] = gothstore.Refresh(ctx, s, p, "4242") })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Refresh #%d: %v", i, err)
+			}
+		}
+		// oauth2 tries a refused request again with the client's
+		// credentials in the body (AuthStyleAutoDetect): count refreshes
+		// answered, not requests.
+		n, seen, _ := ts.stats()
+		if n != 1 || len(seen) < 2 {
+			t.Fatalf("token endpoint: %d refreshes answered, %d requests; want 1 and 2 or more (the second refused)", n, len(seen))
+		}
+		for _, rt := range seen {
+			if rt != initial.RefreshToken.Reveal() {
+				t.Fatal("a refresh used another refresh token than the initial one: it refreshed again")
+			}
+		}
+		stored := find(t, s, "gitlab", "4242")
+		if stored.RefreshToken.Equal(initial.RefreshToken) {
+			t.Fatal("the stored refresh token was not rotated")
+		}
+		sameAccount(t, "Refresh #0 against the stored row", got[0], stored)
+		sameAccount(t, "Refresh #1 against the stored row", got[1], stored)
+	})
+}

@@ -25,7 +25,10 @@ const ExpiryDelta = 10 * time.Second
 // response carries "id_token" or "scope") are written with
 // [store.Store.CompareAndSwap]. If another refresh or a login changed the
 // row first, Refresh discards its own tokens and returns the row as the
-// winner stored it, without refreshing again.
+// winner stored it, without refreshing again. Likewise, if the provider
+// refuses the refresh but the row meanwhile holds other, unexpired tokens
+// (another replica refreshed first and the provider revoked the refresh
+// token it used), Refresh returns that row.
 //
 // Errors: the store's (an error wrapping [accountvault.ErrNotFound] if the
 // account is not linked); a *[RefreshError] wrapping [ErrNotRefreshable]
@@ -33,9 +36,10 @@ const ExpiryDelta = 10 * time.Second
 // stored; a *[RefreshError]
 // wrapping the provider's error (for a token endpoint's refusal, an
 // *oauth2.RetrieveError with ErrorCode "invalid_grant" or another code)
-// if the refresh fails. On any error nothing is written. A write that fails
-// after a successful refresh loses the new tokens: a provider that revoked
-// the old refresh token on use then needs a new login.
+// if the refresh fails and no other refresh succeeded meanwhile. On any
+// error nothing is written. A write that fails after a successful refresh
+// loses the new tokens: a provider that revoked the old refresh token on
+// use then needs a new login.
 //
 // Refresh is safe for concurrent use, as p and s are. See the package
 // documentation for concurrent refreshes across replicas.
@@ -60,8 +64,15 @@ func Refresh(ctx context.Context, s *store.Store, p goth.Provider, accountID str
 		err = errNoAccessToken
 	}
 	if err != nil {
-		return accountvault.Account{}, newRefreshError(providerID, accountID, err,
-			cur.RefreshToken.Reveal(), cur.AccessToken.Reveal())
+		rerr := newRefreshError(providerID, accountID, err, cur.RefreshToken.Reveal(), cur.AccessToken.Reveal())
+		// Another refresh may have spent the refresh token first (a
+		// provider that revokes it on use answers invalid_grant): if the
+		// row now holds other tokens that are still valid, they are the
+		// winner's.
+		if now, ferr := s.FindByProvider(ctx, providerID, accountID); ferr == nil && changed(&cur, &now) && !expired(&now, time.Now()) {
+			return now, nil
+		}
+		return accountvault.Account{}, rerr
 	}
 
 	next := cur
@@ -87,6 +98,11 @@ func Refresh(ctx context.Context, s *store.Store, p goth.Provider, accountID str
 		return accountvault.Account{}, err
 	}
 	return next, nil
+}
+
+// changed reports whether b holds other tokens than a.
+func changed(a, b *accountvault.Account) bool {
+	return !a.AccessToken.Equal(b.AccessToken) || !a.RefreshToken.Equal(b.RefreshToken)
 }
 
 var errNoAccessToken = errors.New("token response has no access token")

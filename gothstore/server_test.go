@@ -37,11 +37,14 @@ type tokenServer struct {
 	seen      []string        // refresh tokens presented, in order
 	issued    []string        // access tokens issued, in order
 
-	// hold, if positive, makes the refresh grant wait until that many
-	// refresh requests have arrived, so that they are in flight together.
-	hold    int
-	arrived int
-	release chan struct{}
+	// hold, if positive, makes the first hold refresh requests wait
+	// until all of them have arrived, so that they are in flight together.
+	// beforeLate, if set, runs before every refresh request but the first
+	// is answered (after the hold).
+	hold       int
+	arrived    int
+	release    chan struct{}
+	beforeLate func()
 }
 
 // newTokenServer starts a tokenServer, stopped when t ends.
@@ -111,6 +114,25 @@ func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
 		rt := r.PostForm.Get("refresh_token")
 		ts.mu.Lock()
 		ts.seen = append(ts.seen, rt)
+		ts.arrived++
+		order := ts.arrived
+		if order == ts.hold {
+			close(ts.release)
+		}
+		hold, beforeLate := ts.hold, ts.beforeLate
+		ts.mu.Unlock()
+		if hold > 0 && order <= hold {
+			select {
+			case <-ts.release:
+			case <-time.After(20 * time.Second):
+				http.Error(w, "held refresh requests never all arrived", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		if order > 1 && beforeLate != nil {
+			beforeLate()
+		}
+		ts.mu.Lock()
 		if !ts.valid[rt] {
 			ts.mu.Unlock()
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "refresh token "+rt+" is invalid or revoked")
@@ -119,20 +141,7 @@ func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
 		if ts.revoke {
 			delete(ts.valid, rt)
 		}
-		ts.arrived++
-		if ts.arrived == ts.hold {
-			close(ts.release)
-		}
-		hold := ts.hold
 		ts.mu.Unlock()
-		if hold > 0 {
-			select {
-			case <-ts.release:
-			case <-time.After(20 * time.Second):
-				http.Error(w, "held refresh requests never all arrived", http.StatusServiceUnavailable)
-				return
-			}
-		}
 		ts.mu.Lock()
 		resp := ts.issue(ts.rotate)
 		if ts.idToken {
