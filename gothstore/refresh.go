@@ -33,10 +33,10 @@ const ExpiryDelta = 10 * time.Second
 // Errors: the store's (an error wrapping [accountvault.ErrNotFound] if the
 // account is not linked); a *[RefreshError] wrapping [ErrNotRefreshable]
 // if the token has expired and p offers no refresh or no refresh token is
-// stored; a *[RefreshError]
-// wrapping the provider's error (for a token endpoint's refusal, an
-// *oauth2.RetrieveError with ErrorCode "invalid_grant" or another code)
-// if the refresh fails and no other refresh succeeded meanwhile. On any
+// stored; a *[RefreshError] wrapping the provider's error (for a token
+// endpoint's refusal, an *oauth2.RetrieveError with ErrorCode
+// "invalid_grant" or another code) if the refresh fails and no other
+// refresh succeeded meanwhile. On any
 // error nothing is written. A write that fails after a successful refresh
 // loses the new tokens: a provider that revoked the old refresh token on
 // use then needs a new login.
