@@ -67,11 +67,11 @@ func WithPasswordHasher(h *password.Hasher) Option {
 // better-auth no longer serves logins; each legacy or weaker hash is then
 // replaced at its user's next successful login.
 //
-// The work of a login does not depend on the option. A failed login costs
-// what it costs without it: the stored hash's own computation and, unless that
-// is an argon2id hash at least as costly as the policy, one argon2id
-// computation under the policy (see [password.Hasher.Verify]); an unknown
-// user costs one. A successful login on a hash that would have been
+// The work of a login does not depend on the option. A failed login
+// costs what it costs without it: the stored hash's own computation and,
+// unless that is an argon2id hash at least as costly as the policy, one
+// argon2id computation under the policy (see [password.Hasher.Verify]);
+// an unknown user costs that one. A successful login on a hash that would have been
 // replaced still does the policy's computation that the replacement would
 // have cost, and discards it, so that its timing does not change when the
 // option is turned off either.
@@ -81,9 +81,9 @@ func WithPasswordHasher(h *password.Hasher) Option {
 // accountvault only. It is not refused, because a password change or
 // reset must always be possible (after a compromise above all), and it
 // does not write better-auth's scrypt format, because accountvault never
-// writes a hash weaker than its policy. Where a user must go on logging in
-// through better-auth, let better-auth set that user's password during the
-// transition: accountvault verifies the scrypt hash better-auth writes.
+// writes a hash weaker than its policy. SECURITY.md ("Running better-auth
+// beside accountvault") says what better-auth can and cannot do on the
+// adopted table meanwhile.
 func WithoutPasswordUpgrade() Option {
 	return func(c *config) error { c.noPasswordUpgrade = true; return nil }
 }
