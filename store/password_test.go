@@ -505,3 +505,36 @@ func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
 		}
 	}
 }
+
+// TestWithoutPasswordUpgradeCancelled: a login whose context ends during
+// the stored hash's own computation, under WithoutPasswordUpgrade, fails
+// with the context's error rather than answer before the policy's work is
+// done, and the hash stays as it was.
+func TestWithoutPasswordUpgradeCancelled(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t), store.WithoutPasswordUpgrade())
+	ba := betterAuthPasswords(t, "sqlite-plain")[0]
+	mustUpsert(t, s, accountvault.Account{ID: "cred", UserID: "sc", ProviderID: accountvault.ProviderCredential,
+		AccountID: "sc", Password: accountvault.NewSecret(ba.Password.Stored)})
+
+	rec := &kdftrace.Recorder{}
+	hook := rec.Hook()
+	if !kdftrace.Install(hook) {
+		t.Fatal("another test is watching key derivations")
+	}
+	t.Cleanup(func() { kdftrace.Remove(hook) })
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rec.OnBegin(func(c kdftrace.Call) {
+		if c.Alg == "scrypt" {
+			cancel()
+		}
+	})
+	ok, err := s.VerifyPassword(cctx, "sc", ba.Password.Plaintext)
+	if ok || !errorsIs(err, context.Canceled) {
+		t.Fatalf("VerifyPassword cancelled during scrypt = %v, %v; want false, context.Canceled", ok, err)
+	}
+	if storedHash(t, env, "sc") != ba.Password.Stored {
+		t.Fatal("the stored hash changed")
+	}
+}
