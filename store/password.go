@@ -11,12 +11,15 @@ import (
 	"github.com/accountvault/accountvault/crypto/password"
 )
 
-// passwords holds the store's password hasher.
+// passwords holds the store's password hasher and how it treats the hashes
+// it verifies.
 type passwords struct {
-	h *password.Hasher
+	h         *password.Hasher
+	noUpgrade bool // WithoutPasswordUpgrade
 }
 
-func (p *passwords) init(h *password.Hasher) error {
+func (p *passwords) init(h *password.Hasher, noUpgrade bool) error {
+	p.noUpgrade = noUpgrade
 	if h != nil {
 		p.h = h
 		return nil
@@ -47,12 +50,54 @@ func WithPasswordHasher(h *password.Hasher) Option {
 	}
 }
 
+// WithoutPasswordUpgrade makes [Store.VerifyPassword] leave every stored
+// hash as it is: a better-auth scrypt or bcrypt hash that verifies is not
+// replaced by an argon2id one, nor an argon2id hash whose parameters differ
+// from the hasher's policy by one with the policy's. It is for the
+// transition from a better-auth deployment that keeps running on the
+// adopted table: better-auth verifies only its own scrypt hashes, so a
+// login through accountvault must not turn a user's hash into one that
+// better-auth cannot read. The store then writes a password column only
+// when asked to: [Store.SetPassword], or an Upsert that carries a hash.
+//
+// The trade-off: while it is on, legacy hashes stay as cheap to attack as
+// they were (better-auth's scrypt costs an attacker one 32 MiB scrypt per
+// guess, bcrypt what its cost says, against the policy's argon2id), in the
+// database and in every backup taken meanwhile. Turn it off as soon as
+// better-auth no longer serves logins; each legacy or weaker hash is then
+// replaced at its user's next successful login.
+//
+// The work of a login does not depend on the option. A failed login
+// costs what it costs without it: the stored hash's own computation and,
+// unless that is an argon2id hash at least as costly as the policy, one
+// argon2id computation under the policy (see [password.Hasher.Verify]);
+// an unknown user costs that one. A successful login on a hash that would have been
+// replaced still does the policy's computation that the replacement would
+// have cost, and discards it, so that its timing does not change when the
+// option is turned off either.
+//
+// SetPassword is not affected: it writes an argon2id hash, which
+// better-auth cannot verify, so from then on that user logs in through
+// accountvault only. It is not refused, because a password change or
+// reset must always be possible (after a compromise above all), and it
+// does not write better-auth's scrypt format, because accountvault never
+// writes a hash weaker than its policy. SECURITY.md ("Running better-auth
+// beside accountvault") says what better-auth can and cannot do on the
+// adopted table meanwhile.
+func WithoutPasswordUpgrade() Option {
+	return func(c *config) error { c.noPasswordUpgrade = true; return nil }
+}
+
 // SetPassword hashes password with argon2id and writes it to userID's
 // "credential" row (AccountID = userID, better-auth's convention), creating
 // the row if there is none. An existing row is changed by CompareAndSwap of
 // its password column alone (retried if the row changes meanwhile), so a
 // concurrent write to its other columns is never lost; a password change
 // always wins over a concurrent hash upgrade.
+//
+// It writes argon2id even under [WithoutPasswordUpgrade]: better-auth, if
+// it still serves logins on the same table, can then no longer verify
+// that user's password.
 func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 	if userID == "" {
 		return &accountvault.InvalidAccountError{Field: "UserID", Reason: "is empty"}
@@ -104,6 +149,10 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 // parameters other than the hasher's policy is replaced by a fresh argon2id
 // hash through CompareAndSwap: a password changed concurrently is never
 // overwritten, and a failed upgrade is logged without failing the login.
+// Under [WithoutPasswordUpgrade] nothing is replaced: the stored hash stays
+// byte for byte what it was, and one argon2id computation under the
+// policy is run and discarded instead, the work the replacement would have
+// cost; if ctx is done before it finishes, the error is ctx's, wrapped.
 func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, error) {
 	raw, err := s.b.FindByProvider(ctx, accountvault.ProviderCredential, userID)
 	if err != nil && !errors.Is(err, accountvault.ErrNotFound) {
@@ -123,10 +172,20 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("store: verifying password of row %q: %w", raw.ID, err)
 	}
-	if match && upgrade {
-		s.upgradeHash(ctx, raw, pw)
+	if !match || !upgrade {
+		return match, nil
 	}
-	return match, nil
+	if s.pw.noUpgrade {
+		// What the upgrade's Hash would have cost, so that the time of a
+		// successful login tells no more about the hash's kind than with
+		// upgrades on.
+		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
+			return false, fmt.Errorf("store: verifying password: %w", err)
+		}
+		return true, nil
+	}
+	s.upgradeHash(ctx, raw, pw)
+	return true, nil
 }
 
 // upgradeHash replaces raw's password hash with a fresh one, unless the row

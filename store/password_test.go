@@ -15,6 +15,7 @@ import (
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/crypto/password"
 	"github.com/accountvault/accountvault/internal/avtest"
+	"github.com/accountvault/accountvault/internal/betterauthtest"
 	"github.com/accountvault/accountvault/internal/kdftrace"
 	"github.com/accountvault/accountvault/store"
 )
@@ -307,4 +308,233 @@ func TestLongPasswordForBcryptUser(t *testing.T) {
 	verify(t, s, "bc", long, false)
 	verify(t, s, "nobody", long, false)
 	verify(t, s, "bc", "short", true)
+}
+
+// betterAuthPasswords returns the credential rows of the better-auth
+// fixture database of that name: each holds a scrypt hash that better-auth
+// 1.7.25 wrote at sign-up, and the manifest has its password.
+func betterAuthPasswords(t *testing.T, fixture string) []betterauthtest.Account {
+	t.Helper()
+	var out []betterauthtest.Account
+	for _, a := range betterauthtest.Load(t).Fixture(t, fixture).Accounts {
+		if a.Password != nil {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("fixture %s has no password", fixture)
+	}
+	return out
+}
+
+// TestWithoutPasswordUpgrade: on a table adopted from better-auth's shape,
+// holding the scrypt hashes better-auth wrote (and a weaker argon2id and a
+// bcrypt hash), a store with WithoutPasswordUpgrade verifies every one,
+// right and wrong passwords alike, and leaves each stored hash byte for
+// byte as it was, as the backend and a raw SQL reader (better-auth) see
+// it. SetPassword still writes a policy hash. A store without the option
+// then upgrades the hashes at the next successful login, as before.
+func TestWithoutPasswordUpgrade(t *testing.T) {
+	for _, kind := range avtest.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			type cred struct{ id, user, pw, hash string }
+			var creds []cred
+			for _, a := range betterAuthPasswords(t, kind+"-plain") {
+				creds = append(creds, cred{a.ID, a.UserID, a.Password.Plaintext, a.Password.Stored})
+			}
+			weak, err := password.New(password.WithPolicy(password.Policy{Memory: 32, Time: 1, Threads: 1, SaltLen: 8, KeyLen: 16}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			weakHash, err := weak.Hash(ctx, "pw-weak")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bc, err := bcrypt.GenerateFromPassword([]byte("pw-bcrypt"), bcrypt.MinCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds = append(creds, cred{"cred-weak", "weak", "pw-weak", weakHash}, cred{"cred-bcrypt", "bcrypt", "pw-bcrypt", string(bc)})
+			var rows []avtest.Legacy
+			for _, c := range creds {
+				rows = append(rows, avtest.Legacy{ID: c.id, UserID: c.user, ProviderID: accountvault.ProviderCredential,
+					AccountID: c.user, Password: c.hash})
+			}
+			env := avtest.NewAdopted(t, kind, rows...)
+			k := genKeyring(t)
+
+			s := newStore(t, env, k, store.WithoutPasswordUpgrade())
+			unchanged := func(c cred) {
+				t.Helper()
+				if storedHash(t, env, c.user) != c.hash {
+					t.Fatalf("%s: the backend reads a different hash after the logins", c.id)
+				}
+				if string(env.Raw(t, c.id, "password")) != c.hash {
+					t.Fatalf("%s: the password column's bytes changed", c.id)
+				}
+			}
+			for _, c := range creds {
+				verify(t, s, c.user, "wrong", false)
+				verify(t, s, c.user, c.pw, true)
+				verify(t, s, c.user, c.pw, true)
+				unchanged(c)
+			}
+
+			// SetPassword still writes argon2id under the policy (which
+			// better-auth can no longer verify).
+			if err := s.SetPassword(ctx, creds[0].user, "a new password"); err != nil {
+				t.Fatal(err)
+			}
+			if h := storedHash(t, env, creds[0].user); !strings.HasPrefix(h, policyPrefix) {
+				t.Fatal("SetPassword did not write a policy argon2id hash")
+			}
+			verify(t, s, creds[0].user, "a new password", true)
+
+			// Turned off (a store without the option): the next successful
+			// login upgrades each hash.
+			plain := newStore(t, env, k)
+			for _, c := range creds[1:] {
+				verify(t, plain, c.user, "wrong", false)
+				unchanged(c)
+				verify(t, plain, c.user, c.pw, true)
+				if h := storedHash(t, env, c.user); !strings.HasPrefix(h, policyPrefix) {
+					t.Fatalf("%s: hash not upgraded once the option is off", c.id)
+				}
+				verify(t, plain, c.user, c.pw, true)
+			}
+		})
+	}
+}
+
+// TestWithoutPasswordUpgradeCostsTheSame counts key derivations through
+// the hashing hook under WithoutPasswordUpgrade. A failed login does the
+// policy's argon2id derivation after the stored hash's own, whatever that
+// hash is (better-auth scrypt as better-auth wrote it, bcrypt, weaker
+// argon2id), and an unknown user does exactly that one: the failed-login
+// work comes from extra work, and no hash is rewritten. A successful login
+// on a hash that upgrades would replace does the policy's derivation too,
+// which is what it costs with upgrades on (their Hash), so its work does
+// not depend on the option either; a policy hash costs its own only.
+func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	k := genKeyring(t)
+	s := newStore(t, env, k, store.WithoutPasswordUpgrade())
+	if err := s.SetPassword(ctx, "alice", "pw-alice"); err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, s, account("gh", "bob", "github", "bob-gh"))
+	mustUpsert(t, s, accountvault.Account{ID: "c", UserID: "carol", ProviderID: accountvault.ProviderCredential, AccountID: "carol"})
+	weakPolicy := password.Policy{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	weak, err := password.New(password.WithPolicy(weakPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weakHash, err := weak.Hash(ctx, "pw-weak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("pw-bc"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba := betterAuthPasswords(t, "sqlite-plain")[0]
+	hashes := map[string]string{"weak": weakHash, "bc": string(bc), "sc": ba.Password.Stored, "alice": storedHash(t, env, "alice")}
+	for _, user := range []string{"weak", "bc", "sc"} {
+		mustUpsert(t, s, accountvault.Account{ID: "cred-" + user, UserID: user, ProviderID: accountvault.ProviderCredential,
+			AccountID: user, Password: accountvault.NewSecret(hashes[user])})
+	}
+
+	rec := &kdftrace.Recorder{}
+	hook := rec.Hook()
+	if !kdftrace.Install(hook) {
+		t.Fatal("another test is watching key derivations")
+	}
+	t.Cleanup(func() { kdftrace.Remove(hook) })
+	argon2id := func(p password.Policy) kdftrace.Call {
+		return kdftrace.Call{Alg: "argon2id", Memory: p.Memory, Time: p.Time, Threads: p.Threads, KeyLen: p.KeyLen, SaltLen: int(p.SaltLen)}
+	}
+	policy := argon2id(testPolicy)
+	scryptCall := kdftrace.Call{Alg: "scrypt", N: 16384, R: 16, P: 1, KeyLen: 64, SaltLen: 32}
+	bcryptCall := kdftrace.Call{Alg: "bcrypt", Cost: bcrypt.MinCost}
+	for _, c := range []struct {
+		user, pw string
+		match    bool
+		want     []kdftrace.Call
+	}{
+		{"nobody", "wrong password", false, []kdftrace.Call{policy}},
+		{"bob", "wrong password", false, []kdftrace.Call{policy}},
+		{"carol", "wrong password", false, []kdftrace.Call{policy}},
+		{"alice", "wrong password", false, []kdftrace.Call{policy}},
+		{"weak", "wrong password", false, []kdftrace.Call{argon2id(weakPolicy), policy}},
+		{"sc", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
+		{"bc", "wrong password", false, []kdftrace.Call{bcryptCall, policy}},
+		{"bc", "pw" + strings.Repeat("!", 80), false, []kdftrace.Call{bcryptCall, policy}},
+		{"alice", "pw-alice", true, []kdftrace.Call{policy}},
+		{"weak", "pw-weak", true, []kdftrace.Call{argon2id(weakPolicy), policy}},
+		{"sc", ba.Password.Plaintext, true, []kdftrace.Call{scryptCall, policy}},
+		{"bc", "pw-bc", true, []kdftrace.Call{bcryptCall, policy}},
+	} {
+		rec.Reset()
+		verify(t, s, c.user, c.pw, c.match)
+		if got := rec.Calls(); !slices.Equal(got, c.want) {
+			t.Errorf("login as %s (match %v, password of %d bytes): derivations %+v, want %+v", c.user, c.match, len(c.pw), got, c.want)
+		}
+		if h, ok := hashes[c.user]; ok && storedHash(t, env, c.user) != h {
+			t.Errorf("login as %s (match %v): the stored hash changed", c.user, c.match)
+		}
+	}
+
+	// With upgrades on, a successful login on those hashes does the same
+	// derivations (its own, then the upgrade's Hash under the policy).
+	plain := newStore(t, env, k)
+	for _, c := range []struct {
+		user, pw string
+		own      kdftrace.Call
+	}{
+		{"weak", "pw-weak", argon2id(weakPolicy)},
+		{"sc", ba.Password.Plaintext, scryptCall},
+		{"bc", "pw-bc", bcryptCall},
+	} {
+		rec.Reset()
+		verify(t, plain, c.user, c.pw, true)
+		if got, want := rec.Calls(), []kdftrace.Call{c.own, policy}; !slices.Equal(got, want) {
+			t.Errorf("login as %s with upgrades: derivations %+v, want %+v", c.user, got, want)
+		}
+		if !strings.HasPrefix(storedHash(t, env, c.user), policyPrefix) {
+			t.Errorf("login as %s with upgrades: hash not upgraded", c.user)
+		}
+	}
+}
+
+// TestWithoutPasswordUpgradeCancelled: a login whose context ends during
+// the stored hash's own computation, under WithoutPasswordUpgrade, fails
+// with the context's error rather than answer before the policy's work is
+// done, and the hash stays as it was.
+func TestWithoutPasswordUpgradeCancelled(t *testing.T) {
+	env := avtest.New(t, "sqlite")
+	s := newStore(t, env, genKeyring(t), store.WithoutPasswordUpgrade())
+	ba := betterAuthPasswords(t, "sqlite-plain")[0]
+	mustUpsert(t, s, accountvault.Account{ID: "cred", UserID: "sc", ProviderID: accountvault.ProviderCredential,
+		AccountID: "sc", Password: accountvault.NewSecret(ba.Password.Stored)})
+
+	rec := &kdftrace.Recorder{}
+	hook := rec.Hook()
+	if !kdftrace.Install(hook) {
+		t.Fatal("another test is watching key derivations")
+	}
+	t.Cleanup(func() { kdftrace.Remove(hook) })
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rec.OnBegin(func(c kdftrace.Call) {
+		if c.Alg == "scrypt" {
+			cancel()
+		}
+	})
+	ok, err := s.VerifyPassword(cctx, "sc", ba.Password.Plaintext)
+	if ok || !errorsIs(err, context.Canceled) {
+		t.Fatalf("VerifyPassword cancelled during scrypt = %v, %v; want false, context.Canceled", ok, err)
+	}
+	if storedHash(t, env, "sc") != ba.Password.Stored {
+		t.Fatal("the stored hash changed")
+	}
 }

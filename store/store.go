@@ -83,6 +83,8 @@ type config struct {
 	legacy bool
 	log    *slog.Logger
 	hasher *password.Hasher
+
+	noPasswordUpgrade bool // WithoutPasswordUpgrade
 }
 
 // WithTable names the table that sealed values are bound to. It is needed
@@ -157,7 +159,7 @@ func New(b accountvault.Backend, keys Keys, opts ...Option) (*Store, error) {
 	if err := s.Reload(keys); err != nil {
 		return nil, err
 	}
-	if err := s.pw.init(c.hasher); err != nil {
+	if err := s.pw.init(c.hasher, c.noPasswordUpgrade); err != nil {
 		return nil, err
 	}
 	return s, nil
