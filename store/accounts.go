@@ -238,7 +238,11 @@ func (s *Store) open(ctx context.Context, kv *keyVersion, raw *accountvault.Seal
 		if k := kinds[c]; k != valueLegacy {
 			return accountvault.Account{}, s.openFailed(raw.ID, unsealedError(envelope.Column(c), k))
 		}
-		legacy[c] = v
+		tok, _, err := s.betterAuth.openLegacy(envelope.Column(c), v)
+		if err != nil {
+			return accountvault.Account{}, s.openFailed(raw.ID, &envelope.ColumnError{Column: envelope.Column(c), Err: err})
+		}
+		legacy[c] = tok
 	}
 	for c, v := range legacy {
 		if v != nil {
@@ -348,9 +352,12 @@ func rowError(id string, err error) *accountvault.RowError {
 
 // ErrorKind names the class of a failure to open a sealed value, as audit
 // events and the CLI's reports show it: "unknown_key", "legacy_plaintext",
-// "unexpected_plaintext", "decrypt", or "other".
+// "unexpected_plaintext", "better_auth" (see [ErrBetterAuthCiphertext]),
+// "decrypt", or "other".
 func ErrorKind(err error) string {
 	switch {
+	case errors.Is(err, ErrBetterAuthCiphertext):
+		return "better_auth"
 	case errors.Is(err, accountvault.ErrUnknownKey):
 		return "unknown_key"
 	case errors.Is(err, accountvault.ErrLegacyPlaintext):

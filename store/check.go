@@ -15,6 +15,16 @@ type ColumnReport struct {
 	Column string // "access_token", "refresh_token" or "id_token"
 	Empty  int    // NULL or empty
 	Legacy int    // legacy plaintext: unsealed, in a table being adopted (see EncryptLegacy)
+	// BetterAuth counts legacy values that are better-auth ciphertext and
+	// open with the secrets of WithBetterAuthSecrets: EncryptLegacy seals
+	// the tokens they hold. They are not in Legacy.
+	BetterAuth int
+	// BetterAuthFailed counts legacy values that have the shape of
+	// better-auth ciphertext and were not opened (ErrBetterAuthCiphertext:
+	// no better-auth option given, a wrong or missing secret, ...):
+	// EncryptLegacy refuses their rows. Each is also listed in
+	// CheckReport.Failures.
+	BetterAuthFailed int
 	// Unexpected counts unsealed values where no legacy plaintext can be
 	// (accountvault.ErrUnexpectedPlaintext): planted or corrupt. Each is
 	// also listed in CheckReport.Failures.
@@ -60,11 +70,14 @@ func (r *CheckReport) KeyIDs() []uint32 {
 }
 
 // Totals returns the numbers of sealed-and-opening, legacy and failing
-// values; failing values include the unexpected unsealed ones.
+// values. Legacy values are those EncryptLegacy will seal: legacy
+// plaintext and better-auth ciphertext that opens (BetterAuth); failing
+// values include the unexpected unsealed ones and the better-auth values
+// that were not opened (BetterAuthFailed).
 func (r *CheckReport) Totals() (sealed, legacy, failed int) {
 	for _, c := range r.Columns {
-		legacy += c.Legacy
-		failed += c.Unexpected
+		legacy += c.Legacy + c.BetterAuth
+		failed += c.Unexpected + c.BetterAuthFailed
 		for _, n := range c.Sealed {
 			sealed += n
 		}
@@ -79,7 +92,12 @@ func (r *CheckReport) Totals() (sealed, legacy, failed int) {
 // store's keyring, counting per column and per key id the values that are
 // sealed, legacy plaintext, empty, failing to open, or unsealed where no
 // legacy plaintext can be (the last two listed by row id and column; see
-// [Admin.EncryptLegacy] for what is legacy). Opening each value is the evidence that a key can be retired:
+// [Admin.EncryptLegacy] for what is legacy). Legacy values that have the
+// shape of better-auth ciphertext are opened with the store's better-auth
+// secrets and counted apart (BetterAuth), or, if they do not open or no
+// better-auth option was given, counted and listed as failures
+// (BetterAuthFailed): a table whose tokens are better-auth ciphertext is
+// never reported as plaintext waiting to be sealed. Opening each value is the evidence that a key can be retired:
 // when no value names a key, nothing depends on it.
 //
 // Check refuses keys that are an older copy of the keyring the table's
@@ -117,7 +135,17 @@ func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error
 			case valueEmpty:
 				rep.Columns[c].Empty++
 			case valueLegacy:
-				rep.Columns[c].Legacy++
+				switch _, encrypted, err := s.betterAuth.openLegacy(envelope.Column(c), f[c]); {
+				case err != nil:
+					rep.Columns[c].BetterAuthFailed++
+					addFailure(&rep.Failures, rowError(raw.ID, &envelope.ColumnError{Column: envelope.Column(c), Err: err}))
+					s.log.Warn("accountvault: legacy value may be better-auth ciphertext and was not opened", "table", s.table, "row_id", raw.ID,
+						"column", envelope.Column(c).String(), "better_auth", s.betterAuth.String())
+				case encrypted:
+					rep.Columns[c].BetterAuth++
+				default:
+					rep.Columns[c].Legacy++
+				}
 			case valueUnexpected:
 				rep.Columns[c].Unexpected++
 				err := unsealedError(envelope.Column(c), k)

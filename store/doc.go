@@ -36,7 +36,11 @@
 // evidence that the old key protects nothing; [Admin.CheckRetire] answers
 // whether a key may be disabled or deleted, and the caller edits its
 // keyring. [Admin.EncryptLegacy] seals the plaintext tokens of a
-// better-auth or pylon table adopted by the backend's Adopt.
+// better-auth or pylon table adopted by the backend's Adopt; tokens that
+// better-auth encrypted are opened first, with the deployment's secrets
+// ([WithBetterAuthSecrets]), and a value that may be its ciphertext but
+// does not open is refused, never sealed (see [WithBetterAuthPlaintext]
+// for the rule).
 //
 // The store does not protect against a process that holds the keyring (it
 // can decrypt everything), and it does not detect a database writer that

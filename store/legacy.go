@@ -13,6 +13,10 @@ import (
 type LegacyReport struct {
 	Progress
 	Sealed int // values sealed
+	// BetterAuth counts the values among Sealed that were better-auth
+	// ciphertext, opened with the secrets of WithBetterAuthSecrets: the
+	// tokens they held were sealed.
+	BetterAuth int
 	// Finished reports that this run completed the table's adoption: it
 	// walked the whole table without a failure or a conflict, so the
 	// table holds no legacy plaintext, and it recorded so. From then on
@@ -45,6 +49,14 @@ type LegacyReport struct {
 // Nothing seals such a value: the operator clears it (the user then links
 // the account again), after finding out how it got there.
 //
+// Tokens that better-auth encrypted (its encryptOAuthTokens option) are
+// opened first, with the secrets of [WithBetterAuthSecrets], and the
+// tokens they hold are sealed. A legacy value that has the shape of
+// better-auth ciphertext and is not opened (a wrong or missing secret, a
+// "$ba$" value under [WithBetterAuthPlaintext], or no better-auth option
+// at all: see WithBetterAuthPlaintext for the rule) fails its row with
+// [ErrBetterAuthCiphertext], and nothing of that row is sealed.
+//
 // A run that starts at the beginning of the table (opts.After empty) and
 // walks all of it without a failure or a conflict finishes the adoption:
 // it records that the table holds no legacy plaintext any more
@@ -70,7 +82,8 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 	if err != nil {
 		return rep, err
 	}
-	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kv.PrimaryID(), "legacy_open", open)
+	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kv.PrimaryID(), "legacy_open", open,
+		"better_auth", s.betterAuth.String())
 	err = a.walk(ctx, opts, &rep.Progress, func(raw *accountvault.SealedRow) error {
 		kv, err := s.ready(ctx) // the key version current for this row
 		if err != nil {
@@ -80,11 +93,20 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		var plain envelope.Fields
 		n := 0
 		var bad error
+		ba := 0
 		for c, k := range classify(&orig, open) {
 			switch k {
 			case valueLegacy:
-				plain[c] = orig[c]
+				tok, encrypted, err := s.betterAuth.openLegacy(envelope.Column(c), orig[c])
+				if err != nil {
+					bad = errors.Join(bad, &envelope.ColumnError{Column: envelope.Column(c), Err: err})
+					continue
+				}
+				plain[c] = tok
 				n++
+				if encrypted {
+					ba++
+				}
 			case valueUnexpected:
 				bad = errors.Join(bad, unsealedError(envelope.Column(c), k))
 			}
@@ -131,6 +153,7 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		case err == nil:
 			rep.Rewritten++
 			rep.Sealed += n
+			rep.BetterAuth += ba
 		case errors.Is(err, accountvault.ErrConflict):
 			rep.Conflicts++
 		default:
@@ -154,7 +177,7 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		}
 	}
 	s.log.Info("accountvault: encrypt-legacy finished", "table", s.table, "seen", rep.Seen, "rows_sealed", rep.Rewritten,
-		"values_sealed", rep.Sealed, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
+		"values_sealed", rep.Sealed, "better_auth_opened", rep.BetterAuth, "skipped", rep.Skipped, "conflicts", rep.Conflicts, "failed", rep.Failed,
 		"adoption_finished", rep.Finished, "stopped", err != nil)
 	return rep, err
 }

@@ -53,7 +53,8 @@ type Store struct {
 	table string
 	log   *slog.Logger
 
-	legacyRead bool // WithLegacyPlaintext
+	legacyRead bool           // WithLegacyPlaintext
+	betterAuth betterAuthMode // WithBetterAuthSecrets, WithBetterAuthPlaintext
 
 	keys     atomic.Pointer[keyVersion] // the current version
 	reloadMu sync.Mutex                 // serialises Reload's check and swap
@@ -79,10 +80,11 @@ type keyVersion struct{ Keys }
 type Option func(*config) error
 
 type config struct {
-	table  string
-	legacy bool
-	log    *slog.Logger
-	hasher *password.Hasher
+	table      string
+	legacy     bool
+	betterAuth betterAuthMode
+	log        *slog.Logger
+	hasher     *password.Hasher
 
 	noPasswordUpgrade bool // WithoutPasswordUpgrade
 }
@@ -104,6 +106,14 @@ func WithTable(name string) Option {
 // a token value that is legacy plaintext (see [Admin.EncryptLegacy] for
 // what counts) is returned as it is instead of failing with
 // [accountvault.ErrLegacyPlaintext]. Writes are always sealed.
+//
+// A legacy value that has the shape of better-auth ciphertext is opened
+// with the secrets of [WithBetterAuthSecrets], returned as it is under
+// [WithBetterAuthPlaintext], and fails with [ErrBetterAuthCiphertext]
+// otherwise: an application that reads a table adopted from a
+// better-auth deployment whose encryptOAuthTokens was on needs
+// WithBetterAuthSecrets here, or must not read through the store until
+// EncryptLegacy has finished.
 //
 // Legacy plaintext is whatever the database holds: in this mode the
 // application trusts every database writer with the tokens it reads. Use
@@ -145,6 +155,9 @@ func New(b accountvault.Backend, keys Keys, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := c.betterAuth.check(); err != nil {
+		return nil, err
+	}
 	if tn, ok := b.(accountvault.TableNamer); ok {
 		if c.table != "" && c.table != tn.Table() {
 			return nil, fmt.Errorf("store: WithTable(%q) disagrees with the backend's table %q", c.table, tn.Table())
@@ -154,7 +167,7 @@ func New(b accountvault.Backend, keys Keys, opts ...Option) (*Store, error) {
 	if c.table == "" {
 		return nil, errors.New("store: backend does not name its table: use WithTable")
 	}
-	s := &Store{b: b, table: c.table, legacyRead: c.legacy, log: c.log}
+	s := &Store{b: b, table: c.table, legacyRead: c.legacy, betterAuth: c.betterAuth, log: c.log}
 	s.meta, _ = b.(accountvault.Metadata)
 	if err := s.Reload(keys); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,18 +131,28 @@ func Dir() string {
 // Load reads the manifest.
 func Load(t testing.TB) *Manifest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(Dir(), "manifest.json"))
+	m, err := ReadManifest()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// ReadManifest reads the manifest, for callers without a testing.TB (test
+// scripts).
+func ReadManifest() (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(Dir(), "manifest.json"))
+	if err != nil {
+		return nil, err
+	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("betterauthtest: manifest.json: %v", err)
+		return nil, fmt.Errorf("betterauthtest: manifest.json: %w", err)
 	}
 	if len(m.Fixtures) == 0 {
-		t.Fatal("betterauthtest: manifest.json lists no fixture")
+		return nil, errors.New("betterauthtest: manifest.json lists no fixture")
 	}
-	return &m
+	return &m, nil
 }
 
 // Fixture returns the fixture of that name, or fails t.

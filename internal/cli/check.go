@@ -19,6 +19,7 @@ func (c *cli) checkCmd() *cobra.Command {
 		f      dbFlags
 		batch  int
 		asJSON bool
+		ba     betterAuthFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check --db DB [--table T]",
@@ -34,6 +35,11 @@ are counted as failing. check exits 1 if any value fails to open, 0
 otherwise (legacy plaintext values are reported, not failures: see
 'migrate').
 
+` + betterAuthHelp + `
+check counts the values better-auth encrypted apart: those that open are
+legacy (migrate seals the tokens they hold); those that do not, or that
+it cannot tell from plaintext without a secret, are failures (exit 1).
+
 After the report, check prints the next steps as command lines: for each
 decrypt-only key that no value names, the 'keys disable' that retires it
 (never for a staged key: it is waiting to be promoted); and, last, when
@@ -43,6 +49,10 @@ stderr with --json).
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
+			baOpts, err := ba.options(cmd, "check", c.stderr)
+			if err != nil {
+				return err
+			}
 			k, _, err := c.loadKeyring()
 			if err != nil {
 				return err
@@ -59,7 +69,7 @@ stderr with --json).
 			if err := c.requireAdopted(ctx, d, f); err != nil {
 				return err
 			}
-			a, err := c.newAdmin(d, k)
+			a, err := c.newAdmin(d, k, baOpts...)
 			if err != nil {
 				return err
 			}
@@ -117,6 +127,9 @@ stderr with --json).
 			}
 			if cr.Totals.Failed > 0 {
 				msg := fmt.Sprintf("check: %s failed to open", plural(cr.Totals.Failed, "value"))
+				if cr.Totals.BetterAuthFailed > 0 {
+					fmt.Fprintln(c.stderr, ba.hint())
+				}
 				if mk := keyringMissing(k, rep.KeyUsage()); mk != nil {
 					msg += " (" + missingKeys(mk).Error() + ")"
 				}
@@ -128,6 +141,7 @@ stderr with --json).
 	f.add(cmd, true)
 	cmd.Flags().IntVar(&batch, "batch", store.DefaultBatchSize, "rows read per batch")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	ba.add(cmd)
 	return cmd
 }
 
@@ -141,6 +155,10 @@ type checkResult struct {
 		Sealed int `json:"sealed"`
 		Legacy int `json:"legacy"`
 		Failed int `json:"failed"`
+		// BetterAuth and BetterAuthFailed are the better-auth values among
+		// Legacy and Failed (see columnResult).
+		BetterAuth       int `json:"better_auth"`
+		BetterAuthFailed int `json:"better_auth_failed"`
 	} `json:"totals"`
 	Failures []failureResult `json:"failures"`
 	// FailuresTruncated is set when more values failed than are listed.
@@ -153,10 +171,16 @@ type columnResult struct {
 	Legacy int    `json:"legacy"`
 	// Unexpected counts unsealed values where only sealed values can be
 	// (planted or corrupt); they count as failed too.
-	Unexpected int            `json:"unexpected"`
-	Sealed     map[string]int `json:"sealed"` // by key id
-	Failed     map[string]int `json:"failed"` // by key id (0: unparseable)
-	sums       [2]int         // sealed, failed
+	Unexpected int `json:"unexpected"`
+	// BetterAuth counts legacy values that are better-auth ciphertext
+	// and open with its secrets (counted in Legacy too);
+	// BetterAuthFailed those that have its shape and were not opened
+	// (counted as failed).
+	BetterAuth       int            `json:"better_auth"`
+	BetterAuthFailed int            `json:"better_auth_failed"`
+	Sealed           map[string]int `json:"sealed"` // by key id
+	Failed           map[string]int `json:"failed"` // by key id (0: unparseable)
+	sums             [2]int         // sealed, failed
 }
 
 type keyResult struct {
@@ -180,9 +204,12 @@ func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *ch
 	r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed = rep.Totals()
 	failedByKey := map[uint32]int{}
 	for _, col := range rep.Columns {
-		cr := columnResult{Column: col.Column, Empty: col.Empty, Legacy: col.Legacy, Unexpected: col.Unexpected,
+		cr := columnResult{Column: col.Column, Empty: col.Empty, Legacy: col.Legacy + col.BetterAuth, Unexpected: col.Unexpected,
+			BetterAuth: col.BetterAuth, BetterAuthFailed: col.BetterAuthFailed,
 			Sealed: map[string]int{}, Failed: map[string]int{}}
-		cr.sums[1] += col.Unexpected
+		r.Totals.BetterAuth += col.BetterAuth
+		r.Totals.BetterAuthFailed += col.BetterAuthFailed
+		cr.sums[1] += col.Unexpected + col.BetterAuthFailed
 		for id, n := range col.Sealed {
 			cr.Sealed[strconv.FormatUint(uint64(id), 10)] = n
 			cr.sums[0] += n
@@ -235,6 +262,10 @@ func (r *checkResult) print(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "totals: %d sealed, %d legacy, %d failed\n", r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed)
+	if r.Totals.BetterAuth+r.Totals.BetterAuthFailed > 0 {
+		fmt.Fprintf(w, "better-auth: %d legacy values are its ciphertext and open (migrate seals the tokens they hold), %d have its shape and were not opened (failed)\n",
+			r.Totals.BetterAuth, r.Totals.BetterAuthFailed)
+	}
 	if len(r.Failures) == 0 {
 		return nil
 	}

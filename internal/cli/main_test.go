@@ -170,6 +170,9 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"tableexists":   cmdTableExists,
 			"refusewrites":  cmdRefuseWrites,
 			"renamecamel":   cmdRenameCamel,
+			"bafixture":     cmdBAFixture,
+			"basecrets":     cmdBASecrets,
+			"batokens":      cmdBATokens,
 		},
 	}
 }

@@ -19,11 +19,12 @@ const runbookHint = `hint: rename better-auth's camelCase columns first: see SEC
 
 func (c *cli) migrateCmd() *cobra.Command {
 	var (
-		f dbFlags
-		w walkFlags
+		f  dbFlags
+		w  walkFlags
+		ba betterAuthFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "migrate --db DB [--table T]",
+		Use:   "migrate --db DB [--table T] [--better-auth-plaintext]",
 		Short: "Adopt an existing table: convert its schema, then seal its plaintext tokens",
 		Long: `migrate adopts an existing accounts table (better-auth's is "account", pylon's
 "_pylon_accounts": name it with --table). It never creates a table: if --db
@@ -43,6 +44,8 @@ Then it seals every legacy plaintext token in place, under the keyring's
 primary key. Each row is written by compare-and-swap; the walk is online,
 resumable and safe to run from several places at once.
 
+` + betterAuthHelp + `
+
 Back up the database first. While migrate runs, the application must open
 its store with store.WithLegacyPlaintext(); remove it once 'check' reports 0
 legacy values.
@@ -55,6 +58,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) (err error) {
 			if err := w.check(); err != nil {
+				return err
+			}
+			baOpts, err := ba.options(cmd, "migrate", c.stderr)
+			if err != nil {
 				return err
 			}
 			k, _, err := c.loadKeyring()
@@ -79,7 +86,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			if !before.Exists {
 				return configErr(fmt.Errorf("no table %q in %s: migrate adopts an existing table; check --table (better-auth's table is account)", d.table, d.name))
 			}
-			a, err := c.newAdmin(d, k)
+			a, err := c.newAdmin(d, k, baOpts...)
 			if err != nil {
 				return err
 			}
@@ -120,18 +127,20 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			}
 
 			var (
-				sealed, remaining int
-				finished          bool
+				sealed, remaining   int
+				baOpened, baRefused int
+				finished            bool
 			)
 			res, err := c.runWalk("migrate", "sealed", rows, w,
 				func(ctx context.Context, o store.WalkOptions) (store.Progress, []*accountvault.RowError, error) {
 					rep, err := a.EncryptLegacy(ctx, o)
 					sealed, finished, remaining = rep.Sealed, rep.Finished, rep.Remaining
+					baOpened, baRefused = rep.BetterAuth, betterAuthFailures(rep.Failures)
 					return rep.Progress, rep.Failures, err
 				},
 				func(p store.Progress) string {
-					return fmt.Sprintf("%s seen, %s sealed (%s) under key %d, %d without plaintext, %d changed concurrently (left to their writers), %d failed",
-						plural(p.Seen, "row"), plural(p.Rewritten, "row"), plural(sealed, "value"), k.Primary(), p.Skipped, p.Conflicts, p.Failed)
+					return fmt.Sprintf("%s seen, %s sealed (%s%s) under key %d, %d without plaintext, %d changed concurrently (left to their writers), %d failed",
+						plural(p.Seen, "row"), plural(p.Rewritten, "row"), plural(sealed, "value"), betterAuthOpened(baOpened), k.Primary(), p.Skipped, p.Conflicts, p.Failed)
 				})
 			p, summary := res.p, res.summary
 			if errors.Is(err, errInterrupted) {
@@ -141,6 +150,11 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return c.walkError(d, w, p, summary, err)
 			}
 			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", res.took.Round(time.Millisecond), d.table, summary)
+			if p.Failed > 0 && baRefused > 0 {
+				fmt.Fprintln(c.stderr, ba.hint())
+				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above), %d of them holding values that may be better-auth ciphertext (see the hint)",
+					plural(p.Failed, "row"), baRefused))
+			}
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above): an unsealed value where only sealed values can be "+
 					"is planted or corrupt and is never sealed; find out how it got there, then clear it (the user links the account again)", plural(p.Failed, "row")))
@@ -157,6 +171,7 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 	}
 	f.add(cmd, true)
 	w.add(cmd)
+	ba.add(cmd)
 	return cmd
 }
 
