@@ -169,7 +169,7 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"rawsnapshot":   cmdRawSnapshot,
 			"tableexists":   cmdTableExists,
 			"refusewrites":  cmdRefuseWrites,
-			"renamecamel":   cmdRenameCamel,
+			"reversecamel":  cmdReverseCamel,
 		},
 	}
 }

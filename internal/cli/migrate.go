@@ -13,10 +13,6 @@ import (
 	"github.com/accountvault/accountvault/store"
 )
 
-// runbookHint points to the SECURITY.md section that renames better-auth's
-// camelCase columns.
-const runbookHint = `hint: rename better-auth's camelCase columns first: see SECURITY.md, Adopting an existing plaintext database`
-
 func (c *cli) migrateCmd() *cobra.Command {
 	var (
 		f dbFlags
@@ -30,14 +26,17 @@ func (c *cli) migrateCmd() *cobra.Command {
 holds no table of that name, it exits 2 and creates nothing. (A new
 deployment's application creates its table with the backend's Migrate.)
 
-First it brings the table to accountvault's schema, in one transaction: TEXT
-token columns become BLOB/BYTEA without altering a value, timestamps and
-ISO-8601 dates become epoch seconds, and UNIQUE(provider_id, account_id) is
-added. A table it cannot convert safely (better-auth's camelCase column
-names, duplicate (provider_id, account_id) pairs, a time that looks like
-milliseconds, ...) is refused with the column named: exit 2, nothing changed.
-SECURITY.md ("Adopting an existing plaintext database") shows the SQL that
-renames better-auth's camelCase columns.
+First it brings the table to accountvault's schema, in one transaction:
+better-auth's camelCase columns (userId, accessToken, createdAt, ...) are
+renamed to snake_case (user_id, access_token, created_at, ...), TEXT token
+columns become BLOB/BYTEA without altering a value, timestamps and ISO-8601
+dates become epoch seconds, and UNIQUE(provider_id, account_id) is added.
+Other columns (better-auth's issuer, say) are kept; one that is NOT NULL
+without a default loses its NOT NULL. A table it cannot convert safely
+(duplicate (provider_id, account_id) pairs, a time that looks like
+milliseconds, ...) is refused with the column named: exit 2, nothing
+changed. SECURITY.md ("Adopting an existing plaintext database") has the
+SQL that undoes the renames.
 
 Then it seals every legacy plaintext token in place, under the keyring's
 primary key. Each row is written by compare-and-swap; the walk is online,
@@ -171,15 +170,10 @@ func (c *cli) migrateError(d *database, before accountvault.TableInfo, err error
 	}
 	if errors.Is(err, accountvault.ErrIncompatibleTable) {
 		var te error = err
-		column := ""
 		if e := (*accountvault.TableError)(nil); errors.As(err, &e) {
-			te, column = e, e.Column
+			te = e
 		}
-		msg := fmt.Errorf("%w; nothing was changed", te)
-		if camel := camelCaseColumns(before); len(camel) > 0 || hasUpper(column) {
-			msg = fmt.Errorf("%w\n%s", msg, runbookHint)
-		}
-		return configErr(msg)
+		return configErr(fmt.Errorf("%w; nothing was changed", te))
 	}
 	if classifyDBError(err) == dbErrConfig {
 		return configErr(fmt.Errorf("converting the schema of table %q: %w; nothing was changed", d.table, err))
@@ -215,11 +209,29 @@ func schemaReport(before, after accountvault.TableInfo) string {
 	case before.Version != 0:
 		return fmt.Sprintf("%s: upgraded from schema version %d", ready, before.Version)
 	}
+	ready += ": adopted"
+	if renamed := renamedColumns(before, after); len(renamed) > 0 {
+		ready += "; renamed better-auth's columns " + strings.Join(renamed, ", ") +
+			" to snake_case (SECURITY.md has the SQL that renames them back)"
+	}
 	changes := typeChanges(before, after)
 	if len(changes) == 0 {
-		return ready + ": adopted; no column type changed"
+		return ready + "; no column type changed"
 	}
-	return ready + ": adopted; converted " + strings.Join(changes, "; ")
+	return ready + "; converted " + strings.Join(changes, "; ")
+}
+
+// renamedColumns returns better-auth's camelCase names (userId) that the
+// table had before, for a column of accountvault's schema (user_id) that
+// it has after instead.
+func renamedColumns(before, after accountvault.TableInfo) []string {
+	var out []string
+	for _, camel := range camelCaseColumns(before) {
+		if _, ok := after.Column(camel); !ok {
+			out = append(out, camel)
+		}
+	}
+	return out
 }
 
 // typeChanges lists the columns of accountvault's schema whose declared
@@ -230,6 +242,9 @@ func typeChanges(before, after accountvault.TableInfo) []string {
 	cols := map[string][]string{}
 	for _, name := range accountvault.Columns() {
 		from, ok1 := before.Column(name)
+		if !ok1 {
+			from, ok1 = before.Column(camelCase(name)) // renamed by Adopt
+		}
 		to, ok2 := after.Column(name)
 		if !ok1 || !ok2 || strings.EqualFold(strings.TrimSpace(from), strings.TrimSpace(to)) {
 			continue
@@ -284,8 +299,4 @@ func camelCase(name string) string {
 		}
 	}
 	return strings.Join(parts, "")
-}
-
-func hasUpper(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) >= 0
 }
