@@ -37,7 +37,7 @@ func (a *Admin) KeyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int,
 func (a *Admin) keyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, int, error) {
 	usage := map[uint32]int{}
 	var p Progress
-	err := a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
+	err := a.walk(ctx, opts, &p, nil, func(raw *accountvault.SealedRow) error {
 		for _, v := range sealedFields(raw) {
 			if len(v) == 0 || !envelope.IsSealed(v) {
 				continue

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +150,114 @@ func TestAdoptBetterAuthFixtureConformance(t *testing.T) {
 		}
 		return b
 	})
+}
+
+// TestInvalidTimeRow writes, after adoption, times that are not epoch
+// seconds into rows of better-auth's adopted table (as better-auth itself
+// would write them, ISO-8601 text; an unparsable text; a REAL): each such
+// row fails alone, as a *RowError wrapping ErrInvalidTime, and the other
+// rows read on. ConvertTimes then converts the ISO-8601 value and an
+// integer of epoch milliseconds, and refuses the others and an integer
+// that may be seconds in the far future.
+func TestInvalidTimeRow(t *testing.T) {
+	f := betterauthtest.Load(t).Fixture(t, "sqlite-plain")
+	b, db := openRawAt(t, betterauthtest.CopySQLite(t, f), `SELECT 1`, sqlite.WithTable("account"))
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	byUser := map[string]*betterauthtest.Account{}
+	for i := range f.Accounts {
+		if f.Accounts[i].ProviderID != "credential" {
+			byUser[f.Accounts[i].User] = &f.Accounts[i]
+		}
+	}
+	iso, ms, bad, real, far := byUser["dave"], byUser["frank"], byUser["heidi"], byUser["grace"], byUser["erin"]
+	for _, s := range []struct {
+		sql string
+		id  string
+	}{
+		{`UPDATE account SET updated_at = '2026-11-29T07:21:25.131Z' WHERE id = ?`, iso.ID},
+		{`UPDATE account SET access_token_expires_at = 1780000000999 WHERE id = ?`, ms.ID},
+		{`UPDATE account SET access_token_expires_at = 253402300799 WHERE id = ?`, far.ID}, // 9999-12-31 in seconds
+		{`UPDATE account SET refresh_token_expires_at = 'soon' WHERE id = ?`, bad.ID},
+		{`UPDATE account SET created_at = 1780000000.5 WHERE id = ?`, real.ID},
+	} {
+		if _, err := db.ExecContext(t.Context(), s.sql, s.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Integers are read as epoch seconds, whatever their size.
+	failing := map[string]string{iso.ID: "updated_at", bad.ID: "refresh_token_expires_at", real.ID: "created_at"}
+
+	// List, a page at a time: every row is either read or reported.
+	seen := map[string]bool{}
+	for after := ""; ; {
+		page, err := b.List(t.Context(), after, 3)
+		unread, ok := accountvault.RowErrors(err)
+		if err != nil && !ok {
+			t.Fatalf("List after %q: %v", after, err)
+		}
+		if err != nil && !errors.Is(err, accountvault.ErrInvalidTime) {
+			t.Errorf("List's row errors do not match ErrInvalidTime: %v", err)
+		}
+		if len(page)+len(unread) == 0 {
+			break
+		}
+		for _, r := range page {
+			if _, bad := failing[r.ID]; bad {
+				t.Errorf("List read row %s, which holds a bad time", r.ID)
+			}
+			seen[r.ID] = true
+			after = max(after, r.ID)
+		}
+		for _, re := range unread {
+			if failing[re.ID] != re.Column {
+				t.Errorf("List: row %s column %q reported, want column %q", re.ID, re.Column, failing[re.ID])
+			}
+			seen[re.ID] = true
+			after = max(after, re.ID)
+		}
+	}
+	if len(seen) != len(f.Accounts) {
+		t.Errorf("List saw %d rows, want %d", len(seen), len(f.Accounts))
+	}
+	_, err := b.FindByProvider(t.Context(), iso.ProviderID, iso.AccountID)
+	var re *accountvault.RowError
+	if !errors.Is(err, accountvault.ErrInvalidTime) || !errors.As(err, &re) || re.ID != iso.ID || re.Column != "updated_at" {
+		t.Errorf("FindByProvider of a row with an ISO-8601 time: %v", err)
+	}
+	rows, err := b.FindForUser(t.Context(), iso.UserID)
+	if _, ok := accountvault.RowErrors(err); !ok || len(rows) != 0 {
+		t.Errorf("FindForUser of the row's user: %d rows, %v", len(rows), err)
+	}
+
+	converted, refused, err := b.ConvertTimes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if converted != 2 {
+		t.Errorf("ConvertTimes converted %d values, want 2", converted)
+	}
+	got := map[string]string{}
+	for _, re := range refused {
+		if !errors.Is(re, accountvault.ErrInvalidTime) {
+			t.Errorf("refused row %s: %v does not match ErrInvalidTime", re.ID, re)
+		}
+		got[re.ID] = re.Column
+	}
+	if len(got) != 3 || got[bad.ID] != "refresh_token_expires_at" || got[real.ID] != "created_at" || got[far.ID] != "access_token_expires_at" {
+		t.Errorf("ConvertTimes refused %v, want heidi's refresh_token_expires_at, grace's created_at and erin's access_token_expires_at", got)
+	}
+	a, err := b.FindByProvider(t.Context(), iso.ProviderID, iso.AccountID)
+	if err != nil || a.UpdatedAt.Unix() != time.Date(2026, 11, 29, 7, 21, 25, 0, time.UTC).Unix() {
+		t.Errorf("the ISO-8601 time after ConvertTimes: %v, %v", a.UpdatedAt, err)
+	}
+	a, err = b.FindByProvider(t.Context(), ms.ProviderID, ms.AccountID)
+	if err != nil || a.AccessTokenExpiresAt == nil || a.AccessTokenExpiresAt.Unix() != 1780000000 {
+		t.Errorf("the millisecond time after ConvertTimes: %v, %v", a.AccessTokenExpiresAt, err)
+	}
+	// Converting again changes nothing and refuses the same rows.
+	if n, again, err := b.ConvertTimes(t.Context()); err != nil || n != 0 || len(again) != 3 {
+		t.Errorf("second ConvertTimes: %d converted, %d refused, %v", n, len(again), err)
+	}
 }
