@@ -170,6 +170,9 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"tableexists":   cmdTableExists,
 			"refusewrites":  cmdRefuseWrites,
 			"reversecamel":  cmdReverseCamel,
+			"bafixture":     cmdBAFixture,
+			"verifyfixture": cmdVerifyFixture,
+			"rawexec":       cmdRawExec,
 		},
 	}
 }

@@ -113,6 +113,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			} else {
 				fmt.Fprintf(c.stderr, "migrate: schema of table %q: %s\n", d.table, schemaReport(before, after))
 			}
+			refusedTimes, err := c.convertTimes(ctx, d)
+			if err != nil {
+				return err
+			}
 			_, rows, err := c.verifyKeyring(ctx, a, d, w.batch)
 			if err != nil {
 				return err
@@ -140,6 +144,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return c.walkError(d, w, p, summary, err)
 			}
 			fmt.Fprintf(c.stdout, "migrate: done in %s: table %q: %s\n", res.took.Round(time.Millisecond), d.table, summary)
+			if refusedTimes > 0 {
+				return failedErr(fmt.Errorf("migrate: %s that is not epoch seconds was not converted (listed above): its row cannot be read; fix it by hand, then run migrate again",
+					plural(refusedTimes, "time")))
+			}
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above): an unsealed value where only sealed values can be "+
 					"is planted or corrupt and is never sealed; find out how it got there, then clear it (the user links the account again)", plural(p.Failed, "row")))
@@ -157,6 +165,39 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 	f.add(cmd, true)
 	w.add(cmd)
 	return cmd
+}
+
+// timeConverter is a backend whose columns may hold times that are not
+// epoch seconds (SQLite), and that can convert them.
+type timeConverter interface {
+	ConvertTimes(ctx context.Context) (int64, []*accountvault.RowError, error)
+}
+
+// convertTimes converts, on d's adopted table, the times that are not
+// epoch seconds (written since the adoption by the application it came
+// from), and lists those it refuses. It returns how many it refused.
+func (c *cli) convertTimes(ctx context.Context, d *database) (int, error) {
+	tc, ok := d.backend.(timeConverter)
+	if !ok {
+		return 0, nil // Postgres: a bigint column holds nothing else
+	}
+	n, refused, err := tc.ConvertTimes(ctx)
+	if err != nil {
+		if c.interrupted() {
+			return 0, errInterrupted
+		}
+		return 0, failedErr(fmt.Errorf("converting the times of table %q: %w", d.table, err))
+	}
+	if n > 0 {
+		fmt.Fprintf(c.stderr, "migrate: times of table %q: converted %s to epoch seconds (ISO-8601 text, epoch milliseconds)\n", d.table, plural(int(n), "value"))
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(c.stderr, "migrate: times of table %q: %s not converted (their rows cannot be read until fixed):\n", d.table, plural(len(refused), "value"))
+		for _, re := range refused {
+			fmt.Fprintf(c.stderr, "  row %q %s: %s\n", re.ID, re.Column, re.Err)
+		}
+	}
+	return len(refused), nil
 }
 
 // migrateError returns the error of a failed Migrate of d's table, whose
