@@ -38,6 +38,10 @@ milliseconds, ...) is refused with the column named: exit 2, nothing
 changed. SECURITY.md ("Adopting an existing plaintext database") has the
 SQL that undoes the renames.
 
+On SQLite, it then converts the times written into an adopted table since
+(ISO-8601 text, epoch milliseconds of 2000-2099) to epoch seconds, and lists
+those it cannot convert without guessing (exit 1 at the end).
+
 Then it seals every legacy plaintext token in place, under the keyring's
 primary key. Each row is written by compare-and-swap; the walk is online,
 resumable and safe to run from several places at once.
