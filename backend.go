@@ -13,6 +13,13 @@ import "context"
 // returns every failure (SQL, locking, cancellation) as an error: never a
 // zero value in its place. A backend keeps no reference to the byte slices
 // of a row it is given, and returns rows whose slices are its caller's.
+//
+// A stored row that the backend cannot read as a SealedRow (a time that is
+// not epoch seconds, see [ErrInvalidTime]) fails alone: FindByProvider
+// and Upsert return a *[RowError] for it; FindForUser and List return the
+// rows they could read together with an error joining one *RowError per
+// row they could not (errors.Join), and such a row still counts towards
+// List's limit and its cursor. Any other error means the call failed.
 type Backend interface {
 	// Upsert validates r (an error wrapping ErrInvalidAccount writes
 	// nothing), then inserts it, or, if a row with the same (ProviderID,
@@ -39,7 +46,8 @@ type Backend interface {
 	// List returns at most limit rows (limit > 0, else an error wrapping
 	// ErrInvalidArgument) whose ID sorts after `after` (byte order), in ID
 	// order. Start with after == "" and pass the last ID seen to get the
-	// next page; an empty page is the end.
+	// next page (the largest of the rows' IDs and of the RowError IDs);
+	// an empty page without RowErrors is the end.
 	List(ctx context.Context, after string, limit int) ([]SealedRow, error)
 
 	// CompareAndSwap writes new's AccessToken, RefreshToken, IDToken,

@@ -61,6 +61,15 @@ var (
 	// the driver's own error.
 	ErrDatabaseSetup = errors.New("accountvault: database set-up refuses the call")
 
+	// ErrInvalidTime: a stored row holds, in a time column, a value that
+	// is not epoch seconds: ISO-8601 text or epoch milliseconds written
+	// into an adopted table by the application it was adopted from, a
+	// REAL, a BLOB, or NULL in created_at or updated_at. The row cannot be
+	// read; the error is a *[RowError] naming it and the column, and the
+	// other rows read on. `accountvault migrate` converts the values it
+	// can convert without guessing.
+	ErrInvalidTime = errors.New("accountvault: stored time is not epoch seconds")
+
 	// ErrPasswordNotHashed: an Account's Password is not a recognised
 	// password hash. Plaintext passwords are never written.
 	ErrPasswordNotHashed = errors.New("accountvault: password is not a recognised hash")
@@ -116,3 +125,29 @@ func (e *TableError) Error() string {
 }
 
 func (e *TableError) Unwrap() error { return ErrIncompatibleTable }
+
+// RowErrors returns the *[RowError]s that err joins (see [errors.Join]), and
+// true, if err is made of nothing else: the error a [Backend]'s List or
+// FindForUser returns beside the rows it could read. For any other error,
+// including nil, it returns nil and false.
+func RowErrors(err error) ([]*RowError, bool) {
+	if err == nil {
+		return nil, false
+	}
+	if re, ok := err.(*RowError); ok {
+		return []*RowError{re}, true
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil, false
+	}
+	var out []*RowError
+	for _, e := range j.Unwrap() {
+		sub, ok := RowErrors(e)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, sub...)
+	}
+	return out, len(out) > 0
+}

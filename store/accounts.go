@@ -60,22 +60,27 @@ func (s *Store) FindByProvider(ctx context.Context, providerID, accountID string
 }
 
 // FindForUser returns the user's rows with their tokens opened. Rows that
-// fail to open are not dropped silently: FindForUser then returns the rows
-// that did open together with an error joining one *[accountvault.RowError]
-// per failing row.
+// fail to open, or that the backend cannot read (a time that is not epoch
+// seconds: [accountvault.ErrInvalidTime]), are not dropped silently:
+// FindForUser then returns the rows that did open together with an error
+// joining one *[accountvault.RowError] per failing row.
 func (s *Store) FindForUser(ctx context.Context, userID string) ([]accountvault.Account, error) {
 	kv, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.b.FindForUser(ctx, userID)
+	raw, unread, err := readRows(s.b.FindForUser(ctx, userID))
 	if err != nil {
 		return nil, err
 	}
 	if kv, err = s.since(ctx, kv); err != nil {
 		return nil, err
 	}
-	return s.openAll(ctx, kv, raw)
+	out, err := s.openAll(ctx, kv, raw)
+	if err != nil && !isRowErrors(err) {
+		return nil, err
+	}
+	return out, errors.Join(unread, err)
 }
 
 // List returns a page of rows in id order with their tokens opened, with the
@@ -90,14 +95,18 @@ func (s *Store) List(ctx context.Context, after string, limit int) ([]accountvau
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.b.List(ctx, after, limit)
+	raw, unread, err := readRows(s.b.List(ctx, after, limit))
 	if err != nil {
 		return nil, err
 	}
 	if kv, err = s.since(ctx, kv); err != nil {
 		return nil, err
 	}
-	return s.openAll(ctx, kv, raw)
+	out, err := s.openAll(ctx, kv, raw)
+	if err != nil && !isRowErrors(err) {
+		return nil, err
+	}
+	return out, errors.Join(unread, err)
 }
 
 // Unlink deletes the row for (providerID, accountID) (ErrNotFound if none).
@@ -288,6 +297,21 @@ func (s *Store) openAll(ctx context.Context, kv *keyVersion, raw []accountvault.
 	return out, errors.Join(errs...)
 }
 
+// readRows splits what a Backend's List or FindForUser returned: the rows
+// it read, the error joining the *RowErrors of the rows it could not read
+// (nil if none), and any other error.
+func readRows(raw []accountvault.SealedRow, err error) ([]accountvault.SealedRow, error, error) {
+	if err == nil || isRowErrors(err) {
+		return raw, err, nil
+	}
+	return nil, nil, err
+}
+
+func isRowErrors(err error) bool {
+	_, ok := accountvault.RowErrors(err)
+	return ok
+}
+
 // plainFields returns a's tokens, without copying them: envelope.Seal only
 // reads its input.
 func plainFields(a *accountvault.Account) envelope.Fields {
@@ -353,7 +377,7 @@ func rowError(id string, err error) *accountvault.RowError {
 // ErrorKind names the class of a failure to open a sealed value, as audit
 // events and the CLI's reports show it: "unknown_key", "legacy_plaintext",
 // "unexpected_plaintext", "better_auth" (see [ErrBetterAuthCiphertext]),
-// "decrypt", or "other".
+// "decrypt", "invalid_time", or "other".
 func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, ErrBetterAuthCiphertext):
@@ -366,6 +390,8 @@ func ErrorKind(err error) string {
 		return "unexpected_plaintext"
 	case errors.Is(err, accountvault.ErrDecrypt):
 		return "decrypt"
+	case errors.Is(err, accountvault.ErrInvalidTime):
+		return "invalid_time"
 	}
 	return "other"
 }

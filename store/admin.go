@@ -81,9 +81,13 @@ func (e *MissingKeysError) Is(target error) bool { return target == ErrMissingKe
 // error wrapping [ErrMissingKeys] if a key they name is missing from the
 // store's keys or disabled there. Key id 0 counts malformed values, which
 // no key opens: those are Check's and Rewrap's to report, row by row. It
-// returns the usage and the number of rows seen either way.
+// returns the usage and the number of rows seen either way. Rows the
+// backend cannot read (a time that is not epoch seconds) are skipped, not
+// counted: the walks that follow (Check, Rewrap, EncryptLegacy) list them.
+// [Admin.KeyUsage], the evidence for retiring a key, stops at one instead.
 func (a *Admin) CheckKeys(ctx context.Context, opts WalkOptions) (usage map[uint32]int, rows int, err error) {
-	usage, rows, err = a.keyUsage(ctx, opts)
+	var unread []*accountvault.RowError
+	usage, rows, err = a.keyUsage(ctx, opts, &unread)
 	if err != nil {
 		return usage, rows, err
 	}

@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -38,32 +36,10 @@ type baTable struct {
 	set func(t *testing.T, id, col string, v []byte)
 }
 
-// renameCamelColumns renames the fixture's camelCase columns to
-// accountvault's names with the statements of SECURITY.md's runbook
-// ("Adopting an existing plaintext database"), through exec, which is
-// given the part of each statement after ALTER TABLE account. Drop it
-// once Adopt takes better-auth's camelCase table as it is.
-func renameCamelColumns(t *testing.T, exec func(stmt string) error) {
-	t.Helper()
-	doc, err := os.ReadFile("../SECURITY.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`(?m)^ALTER TABLE account (RENAME COLUMN "[A-Za-z]+" TO [a-z_]+);$`)
-	m := re.FindAllStringSubmatch(string(doc), -1)
-	if len(m) != 10 {
-		t.Fatalf("SECURITY.md holds %d rename statements, want 10", len(m))
-	}
-	for _, s := range m {
-		if err := exec(s[1]); err != nil {
-			t.Fatalf("renaming the fixture's columns: %v", err)
-		}
-	}
-}
-
 // adoptFixture loads the better-auth fixture named kind+"-"+variant into a
 // scratch database (a copy of the SQLite file, or the SQL dump in a schema
-// of its own), renames its columns and adopts its account table.
+// of its own) and adopts its account table as better-auth wrote it
+// (camelCase columns: Adopt renames them).
 func adoptFixture(t *testing.T, kind, variant string) *baTable {
 	t.Helper()
 	f := betterauthtest.Load(t).Fixture(t, kind+"-"+variant)
@@ -77,10 +53,6 @@ func adoptFixture(t *testing.T, kind, variant string) *baTable {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		renameCamelColumns(t, func(stmt string) error {
-			_, err := db.ExecContext(ctx, `ALTER TABLE account `+stmt)
-			return err
-		})
 		b, err := sqlite.Open(path, sqlite.WithTable("account"))
 		if err != nil {
 			t.Fatal(err)
@@ -109,10 +81,6 @@ func adoptFixture(t *testing.T, kind, variant string) *baTable {
 		schema := betterauthtest.LoadPostgres(t, f) // skips without a server
 		pool := pgtest.Pool(t)
 		table := schema + ".account"
-		renameCamelColumns(t, func(stmt string) error {
-			_, err := pool.Exec(ctx, `ALTER TABLE `+table+` `+stmt)
-			return err
-		})
 		b, err := postgres.New(pool, postgres.WithSchema(schema), postgres.WithTable("account"))
 		if err != nil {
 			t.Fatal(err)

@@ -41,6 +41,10 @@ type CheckReport struct {
 	// LegacyOpen reports that the table is being adopted: its unsealed
 	// values may be legacy plaintext.
 	LegacyOpen bool
+	// Unreadable counts the rows the backend could not read (a time that
+	// is not epoch seconds: accountvault.ErrInvalidTime), each listed in
+	// Failures; their tokens are not counted anywhere else.
+	Unreadable int
 	Failures   []*accountvault.RowError // the first MaxReportedFailures failing values
 }
 
@@ -127,7 +131,7 @@ func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error
 	}
 	rep.LegacyOpen = open
 	var p Progress
-	err = a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
+	err = a.walk(ctx, opts, &p, &rep.Failures, func(raw *accountvault.SealedRow) error {
 		rep.Rows++
 		f := sealedFields(raw)
 		for c, k := range classify(&f, open) {
@@ -187,8 +191,9 @@ func (a *Admin) Check(ctx context.Context, opts WalkOptions) (CheckReport, error
 			f[c] = nil
 		}
 	})
+	rep.Unreadable = p.Failed
 	sealed, legacy, failed := rep.Totals()
-	s.log.Info("accountvault: check finished", "table", s.table, "rows", rep.Rows, "sealed", sealed, "legacy", legacy, "failed", failed,
+	s.log.Info("accountvault: check finished", "table", s.table, "rows", rep.Rows, "unreadable_rows", rep.Unreadable, "sealed", sealed, "legacy", legacy, "failed", failed,
 		"key_usage", rep.KeyUsage(), "stopped", err != nil)
 	return rep, err
 }

@@ -84,7 +84,7 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 	}
 	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kv.PrimaryID(), "legacy_open", open,
 		"better_auth", s.betterAuth.String())
-	err = a.walk(ctx, opts, &rep.Progress, func(raw *accountvault.SealedRow) error {
+	err = a.walk(ctx, opts, &rep.Progress, &rep.Failures, func(raw *accountvault.SealedRow) error {
 		kv, err := s.ready(ctx) // the key version current for this row
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 func (a *Admin) countLegacy(ctx context.Context, batch int) (int, error) {
 	n := 0
 	var p Progress
-	err := a.walk(ctx, WalkOptions{BatchSize: batch}, &p, func(raw *accountvault.SealedRow) error {
+	err := a.walk(ctx, WalkOptions{BatchSize: batch}, &p, nil, func(raw *accountvault.SealedRow) error {
 		f := sealedFields(raw)
 		for _, k := range classify(&f, true) {
 			if k == valueLegacy {

@@ -27,17 +27,21 @@ func (e *KeyInUseError) Is(target error) bool { return target == ErrKeyInUse }
 
 // KeyUsage counts, per key-encryption key id, the sealed values of the table
 // that name it, by parsing only (no value is opened: use Check for the
-// proof that every value opens).
+// proof that every value opens). A row the backend cannot read (a time
+// that is not epoch seconds) stops it with that row's *RowError: its
+// tokens may name any key.
 func (a *Admin) KeyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, error) {
-	usage, _, err := a.keyUsage(ctx, opts)
+	usage, _, err := a.keyUsage(ctx, opts, nil)
 	return usage, err
 }
 
-// keyUsage is KeyUsage, also returning the number of rows seen.
-func (a *Admin) keyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int, int, error) {
+// keyUsage is KeyUsage, also returning the number of rows seen. A row the
+// backend cannot read stops it with its error, unless unread is not nil:
+// then the row is added to unread and the walk goes on.
+func (a *Admin) keyUsage(ctx context.Context, opts WalkOptions, unread *[]*accountvault.RowError) (map[uint32]int, int, error) {
 	usage := map[uint32]int{}
 	var p Progress
-	err := a.walk(ctx, opts, &p, func(raw *accountvault.SealedRow) error {
+	err := a.walk(ctx, opts, &p, unread, func(raw *accountvault.SealedRow) error {
 		for _, v := range sealedFields(raw) {
 			if len(v) == 0 || !envelope.IsSealed(v) {
 				continue
@@ -64,7 +68,7 @@ func (a *Admin) keyUsage(ctx context.Context, opts WalkOptions) (map[uint32]int,
 // rewrap has run since: otherwise a replica still sealing with the old key
 // can write values that name it after the count.
 func (a *Admin) CheckRetire(ctx context.Context, id uint32, opts WalkOptions) error {
-	usage, _, err := a.keyUsage(ctx, opts)
+	usage, _, err := a.keyUsage(ctx, opts, nil)
 	if err != nil {
 		return fmt.Errorf("store: counting uses of key %d: %w", id, err)
 	}

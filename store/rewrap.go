@@ -63,7 +63,7 @@ func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 		return rep, nil
 	}
 	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kv.PrimaryID())
-	err = a.walk(ctx, opts, &rep.Progress, func(raw *accountvault.SealedRow) error {
+	err = a.walk(ctx, opts, &rep.Progress, &rep.Failures, func(raw *accountvault.SealedRow) error {
 		// The keyring version current for this row: a key promoted
 		// while the walk runs is then its target, never moved back from.
 		kv, err := s.ready(ctx)

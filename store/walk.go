@@ -57,8 +57,11 @@ func (o WalkOptions) batch() int {
 
 // walk pages through the raw (sealed) rows of the table in id order and
 // calls fn for each. It stops at the first error fn returns, or when ctx is
-// done between batches.
-func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(raw *accountvault.SealedRow) error) error {
+// done between batches. A row the backend cannot read (a time that is not
+// epoch seconds) counts as seen and failed, and is added to failures; if
+// failures is nil, such a row stops the walk with its *RowError, for the
+// walks that must not go past a row they cannot see.
+func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, failures *[]*accountvault.RowError, fn func(raw *accountvault.SealedRow) error) error {
 	start := time.Now()
 	p.Cursor = o.After
 	for {
@@ -66,18 +69,28 @@ func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(ra
 			return err
 		}
 		rows, err := a.s.b.List(ctx, p.Cursor, o.batch())
-		if err != nil {
+		unread, partial := accountvault.RowErrors(err)
+		if err != nil && (!partial || failures == nil) {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
 		}
-		if len(rows) == 0 {
+		if len(rows) == 0 && len(unread) == 0 {
 			return nil
 		}
-		for i := range rows {
+		// Both lists are in id order: merge them.
+		for i, j := 0, 0; i < len(rows) || j < len(unread); {
 			p.Seen++
+			if j < len(unread) && (i == len(rows) || unread[j].ID < rows[i].ID) {
+				p.Failed++
+				addFailure(failures, unread[j])
+				p.Cursor = unread[j].ID
+				j++
+				continue
+			}
 			if err := fn(&rows[i]); err != nil {
 				return err
 			}
 			p.Cursor = rows[i].ID
+			i++
 		}
 		p.Elapsed = time.Since(start)
 		if o.Progress != nil {

@@ -23,7 +23,7 @@ type colInfo struct {
 	typ     string // pg_type.typname: "text", "int8", "timestamptz", …
 	format  string // format_type, for messages: "character varying(255)"
 	notNull bool
-	hasDef  bool
+	hasDef  bool // a DEFAULT, or an identity or generated column
 }
 
 // conform brings the existing table m.b.qualified to the schema of
@@ -42,7 +42,7 @@ func conform(ctx context.Context, tx pgx.Tx, m *migrator) error {
 			" records a version for it (delete that row for Migrate to create the table)"}
 	}
 	rows, err := tx.Query(ctx, `SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod),
-			a.attnotnull, a.atthasdef, a.attgenerated <> ''
+			a.attnotnull, a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
 		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, *oid)
 	if err != nil {
@@ -67,6 +67,21 @@ func conform(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		return err
 	}
 	has := func(name string) bool { _, ok := cols[name]; return ok }
+	if m.adopting {
+		// better-auth's camelCase names. Postgres keeps the indexes,
+		// constraints and views that use a column through a rename.
+		for _, r := range sqlrow.Renames(has) {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+b.qualified+` RENAME COLUMN `+
+				pgx.Identifier{r.From}.Sanitize()+` TO `+pgx.Identifier{r.To}.Sanitize()); err != nil {
+				return fmt.Errorf("renaming column %s to %s: %w", r.From, r.To, err)
+			}
+			cols[r.To] = cols[r.From]
+			delete(cols, r.From)
+			if i := slices.Index(generated, r.From); i >= 0 {
+				generated[i] = r.To
+			}
+		}
+	}
 
 	t := b.qualified
 	max := strconv.FormatInt(sqlrow.MaxEpochSeconds, 10)
@@ -124,6 +139,19 @@ func conform(ctx context.Context, tx pgx.Tx, m *migrator) error {
 			checks = append(checks, check{sc.Name, q + ` IS NULL`, "NULL"})
 			alter = append(alter, `ALTER COLUMN `+q+` SET NOT NULL`)
 		}
+	}
+	// A column outside the schema that is NOT NULL without a default
+	// would make every insert through the backend fail (better-auth 1.7.0
+	// to 1.7.2's issuer column): it loses its NOT NULL.
+	var others []string
+	for name, c := range cols {
+		if _, ours := schemaIndex(name); !ours && c.notNull && !c.hasDef {
+			others = append(others, name)
+		}
+	}
+	slices.Sort(others)
+	for _, name := range others {
+		alter = append(alter, `ALTER COLUMN `+pgx.Identifier{name}.Sanitize()+` DROP NOT NULL`)
 	}
 	if textToks {
 		var enc string
@@ -187,6 +215,17 @@ func conform(ctx context.Context, tx pgx.Tx, m *migrator) error {
 		}
 	}
 	return nil
+}
+
+// schemaIndex returns the position in sqlrow.Schema of the column named
+// name.
+func schemaIndex(name string) (int, bool) {
+	for i, sc := range sqlrow.Schema {
+		if sc.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func wrongType(table, column string, c colInfo, want string) *TableError {

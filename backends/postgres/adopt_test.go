@@ -649,7 +649,10 @@ func TestAdoptRefuses(t *testing.T) {
 		name, setup, column string
 	}{
 		{"missing column", strings.Replace(betterAuthTable, `"id_token" text,`, ``, 1), "id_token"},
-		{"camelCase", strings.NewReplacer(`"account_id"`, `"accountId"`, `"provider_id"`, `"providerId"`, `"user_id"`, `"userId"`).Replace(betterAuthTable), "user_id"},
+		// Adopt renames better-auth's camelCase columns, then refuses the
+		// table: the renames are rolled back with the rest.
+		{"camelCase then refused", strings.NewReplacer(`"account_id"`, `"accountId"`, `"provider_id"`, `"providerId"`, `"user_id"`, `"userId"`,
+			`"id_token" text,`, ``).Replace(betterAuthTable), "id_token"},
 		{"uuid id", strings.Replace(betterAuthTable, "\"id\" text NOT NULL PRIMARY KEY,\n", "\"id\" uuid NOT NULL PRIMARY KEY,\n", 1), "id"},
 		{"text time", strings.Replace(betterAuthTable, `"refresh_token_expires_at" timestamp`, `"refresh_token_expires_at" text`, 1), "refresh_token_expires_at"},
 		{"infinite timestamp", withRows(``, `access_token_expires_at = 'infinity'`), "access_token_expires_at"},

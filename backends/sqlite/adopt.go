@@ -54,6 +54,17 @@ func conform(ctx context.Context, m *migrator) error {
 		byName[strings.ToLower(cols[i].name)] = &cols[i]
 	}
 	has := func(name string) bool { return byName[strings.ToLower(name)] != nil }
+	if renames := sqlrow.Renames(has); m.adopting && len(renames) > 0 {
+		// better-auth's camelCase names. RENAME COLUMN also rewrites the
+		// indexes, triggers, views and foreign keys that name them.
+		for _, r := range renames {
+			if _, err := m.c.ExecContext(ctx, `ALTER TABLE `+sqlrow.Quote(m.table)+
+				` RENAME COLUMN `+sqlrow.Quote(r.From)+` TO `+sqlrow.Quote(r.To)); err != nil {
+				return fmt.Errorf("renaming column %s to %s: %w", r.From, r.To, err)
+			}
+		}
+		return conform(ctx, m)
+	}
 	for _, sc := range sqlrow.Schema {
 		c := byName[sc.Name]
 		if c == nil {
@@ -120,8 +131,30 @@ func schemaMatches(cols []colInfo, byName map[string]*colInfo) bool {
 		if (c.pk != 0) != strings.EqualFold(c.name, "id") {
 			return false
 		}
+		if _, ours := schemaColumn(c.name); !ours && mustRelax(&c) {
+			return false
+		}
 	}
 	return true
+}
+
+// schemaColumn returns the column of sqlrow.Schema named name, matched as
+// SQLite matches names.
+func schemaColumn(name string) (sqlrow.Column, bool) {
+	for _, sc := range sqlrow.Schema {
+		if strings.EqualFold(sc.Name, name) {
+			return sc, true
+		}
+	}
+	return sqlrow.Column{}, false
+}
+
+// mustRelax reports whether c, a column outside the schema, is NOT NULL
+// without a DEFAULT: every insert through the backend, which writes the
+// schema's columns only, would fail on it (better-auth 1.7.0 to 1.7.2's
+// issuer column). The rebuild drops its NOT NULL.
+func mustRelax(c *colInfo) bool {
+	return c.notNull && !c.dflt.Valid && c.pk == 0
 }
 
 // timeExpr converts the time column q (quoted) to epoch seconds: an
@@ -282,7 +315,7 @@ func rebuild(ctx context.Context, m *migrator, cols []colInfo) error {
 				return &TableError{Table: m.table, Column: c.name, Reason: "has a declared type the rebuild cannot copy"}
 			}
 			def := sqlrow.Quote(c.name) + " " + c.typ
-			if c.notNull {
+			if c.notNull && !mustRelax(&c) {
 				def += " NOT NULL"
 			}
 			if c.dflt.Valid {

@@ -609,8 +609,10 @@ func TestAdoptRefuses(t *testing.T) {
 	}
 	cases := []refusal{
 		{"missing column", strings.Replace(betterAuthTable, `"id_token" text,`, ``, 1), "id_token"},
-		{"camelCase", strings.NewReplacer(`"account_id"`, `"accountId"`, `"provider_id"`, `"providerId"`, `"user_id"`, `"userId"`,
-			`"access_token"`, `"accessToken"`).Replace(betterAuthTable), "user_id"},
+		// Adopt renames better-auth's camelCase columns, then refuses the
+		// table: the renames are rolled back with the rest.
+		{"camelCase then refused", strings.NewReplacer(`"account_id"`, `"accountId"`, `"provider_id"`, `"providerId"`, `"user_id"`, `"userId"`,
+			`"access_token"`, `"accessToken"`, `"id_token" text,`, ``).Replace(betterAuthTable), "id_token"},
 		{"number as token", row(`refresh_token = 12345`), "refresh_token"},
 		{"unparsable date", row(`access_token_expires_at = 'soon'`), "access_token_expires_at"},
 		{"'now' as a date", row(`access_token_expires_at = 'now'`), "access_token_expires_at"},

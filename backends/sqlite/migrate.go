@@ -95,8 +95,13 @@ func (b *Backend) Migrate(ctx context.Context) error { return b.run(ctx, "Migrat
 // The table must have every column of the schema under its snake_case
 // name (id, user_id, provider_id, account_id, access_token,
 // refresh_token, id_token, access_token_expires_at,
-// refresh_token_expires_at, scope, password, created_at, updated_at); it
-// may have more. If its column types, keys or stored values differ from
+// refresh_token_expires_at, scope, password, created_at, updated_at) or
+// under better-auth's default camelCase name (userId, accessToken,
+// createdAt, …), which Adopt renames to the snake_case one (ALTER TABLE
+// RENAME COLUMN, which also rewrites the indexes, triggers and views that
+// name it) in the same transaction; a table with both names of a column
+// keeps both, and uses the snake_case one. It may have more columns. If
+// its column types, keys or stored values differ from
 // the schema's, Adopt rebuilds it (SQLite cannot change a column's type in
 // place): it creates the table anew, copies every row, drops the old
 // table and renames the new one, then recreates the old table's indexes,
@@ -115,7 +120,9 @@ func (b *Backend) Migrate(ctx context.Context) error { return b.run(ctx, "Migrat
 //     decimal text).
 //
 // The other columns are copied unchanged, with their declared type, NOT
-// NULL and DEFAULT. The rebuild drops the defaults of the schema's own
+// NULL and DEFAULT, except that one NOT NULL without a DEFAULT (better-auth
+// 1.7.0 to 1.7.2's issuer) loses its NOT NULL: every insert through the
+// Backend, which writes the schema's columns only, would fail on it. The rebuild drops the defaults of the schema's own
 // columns, and any CHECK constraint, DEFERRABLE clause, column collation
 // or WITHOUT ROWID and STRICT options of the old table. Views on the
 // table are kept. Foreign keys are not enforced during the rebuild; if

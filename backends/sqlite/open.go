@@ -101,7 +101,7 @@ func New(db *sql.DB, opts ...Option) (*Backend, error) {
 
 func newBackend(db *sql.DB, cfg config) *Backend {
 	b := &Backend{db: db, table: cfg.table, sql: buildQueries(cfg.table)}
-	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Name: "sqlite", Table: cfg.table}
+	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Name: "sqlite", Table: cfg.table, LenientTimes: true}
 	return b
 }
 

@@ -424,19 +424,19 @@ func cmdRefuseWrites(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// renamecamel DB TABLE: run, on TABLE, the statements of SECURITY.md's
-// runbook that rename better-auth's camelCase columns (its table is
-// "account").
-func cmdRenameCamel(ts *testscript.TestScript, neg bool, args []string) {
+// reversecamel DB TABLE: run, on TABLE, the statements of SECURITY.md's
+// runbook that give an adopted better-auth table its camelCase column
+// names back (its table is "account").
+func cmdReverseCamel(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: renamecamel DB TABLE")
+		ts.Fatalf("usage: reversecamel DB TABLE")
 	}
 	doc, err := os.ReadFile("../../SECURITY.md")
 	ts.Check(err)
-	re := regexp.MustCompile(`(?m)^ALTER TABLE account (RENAME COLUMN "[A-Za-z]+" TO [a-z_]+);$`)
+	re := regexp.MustCompile(`(?m)^ALTER TABLE account (RENAME COLUMN [a-z_]+ TO "[A-Za-z]+");$`)
 	m := re.FindAllStringSubmatch(string(doc), -1)
 	if len(m) != 10 {
-		ts.Fatalf("renamecamel: SECURITY.md holds %d rename statements, want 10", len(m))
+		ts.Fatalf("reversecamel: SECURITY.md holds %d reverse rename statements, want 10", len(m))
 	}
 	ctx, cancel := scriptContext()
 	defer cancel()

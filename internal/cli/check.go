@@ -125,6 +125,10 @@ stderr with --json).
 					fmt.Fprintln(c.stdout, line)
 				}
 			}
+			if cr.Unreadable > 0 {
+				return failedErr(fmt.Errorf("check: %s could not be read: a time that is not epoch seconds; %s converts what it can",
+					plural(cr.Unreadable, "row"), c.command("migrate").db(f)))
+			}
 			if cr.Totals.Failed > 0 {
 				msg := fmt.Sprintf("check: %s failed to open", plural(cr.Totals.Failed, "value"))
 				if cr.Totals.BetterAuthFailed > 0 {
@@ -147,11 +151,14 @@ stderr with --json).
 
 // checkResult is the report check prints (as text, or as JSON).
 type checkResult struct {
-	Table   string         `json:"table"`
-	Rows    int            `json:"rows"`
-	Columns []columnResult `json:"columns"`
-	Keys    []keyResult    `json:"keys"`
-	Totals  struct {
+	Table string `json:"table"`
+	Rows  int    `json:"rows"`
+	// Unreadable counts the rows that could not be read (a time that is
+	// not epoch seconds), listed in Failures.
+	Unreadable int            `json:"unreadable_rows"`
+	Columns    []columnResult `json:"columns"`
+	Keys       []keyResult    `json:"keys"`
+	Totals     struct {
 		Sealed int `json:"sealed"`
 		Legacy int `json:"legacy"`
 		Failed int `json:"failed"`
@@ -200,7 +207,7 @@ type failureResult struct {
 }
 
 func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *checkResult {
-	r := &checkResult{Table: table, Rows: rep.Rows, Failures: []failureResult{}}
+	r := &checkResult{Table: table, Rows: rep.Rows, Unreadable: rep.Unreadable, Failures: []failureResult{}}
 	r.Totals.Sealed, r.Totals.Legacy, r.Totals.Failed = rep.Totals()
 	failedByKey := map[uint32]int{}
 	for _, col := range rep.Columns {
@@ -239,12 +246,15 @@ func newCheckResult(table string, k *keyring.Keyring, rep store.CheckReport) *ch
 	for _, f := range rep.Failures {
 		r.Failures = append(r.Failures, failureResult{ID: f.ID, Column: f.Column, Kind: store.ErrorKind(f.Err), Error: errString(f.Err)})
 	}
-	r.FailuresTruncated = len(rep.Failures) < r.Totals.Failed
+	r.FailuresTruncated = len(rep.Failures) < r.Totals.Failed+r.Unreadable
 	return r
 }
 
 func (r *checkResult) print(w io.Writer) error {
 	fmt.Fprintf(w, "table %q: %s\n", r.Table, plural(r.Rows, "row"))
+	if r.Unreadable > 0 {
+		fmt.Fprintf(w, "  and %s that could not be read (listed under failures)\n", plural(r.Unreadable, "row"))
+	}
 	fmt.Fprintf(w, "  %-14s %8s %8s %8s %8s\n", "column", "empty", "legacy", "sealed", "failed")
 	for _, col := range r.Columns {
 		fmt.Fprintf(w, "  %-14s %8d %8d %8d %8d\n", col.Column, col.Empty, col.Legacy, col.sums[0], col.sums[1])
@@ -270,7 +280,7 @@ func (r *checkResult) print(w io.Writer) error {
 		return nil
 	}
 	if r.FailuresTruncated {
-		fmt.Fprintf(w, "failures (first %d of %d):\n", len(r.Failures), r.Totals.Failed)
+		fmt.Fprintf(w, "failures (first %d of %d):\n", len(r.Failures), r.Totals.Failed+r.Unreadable)
 	} else {
 		fmt.Fprintln(w, "failures:")
 	}

@@ -169,10 +169,13 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"rawsnapshot":   cmdRawSnapshot,
 			"tableexists":   cmdTableExists,
 			"refusewrites":  cmdRefuseWrites,
-			"renamecamel":   cmdRenameCamel,
+			"reversecamel":  cmdReverseCamel,
 			"bafixture":     cmdBAFixture,
 			"basecrets":     cmdBASecrets,
 			"batokens":      cmdBATokens,
+			"baplain":       cmdBAPlain,
+			"verifyfixture": cmdVerifyFixture,
+			"rawexec":       cmdRawExec,
 		},
 	}
 }

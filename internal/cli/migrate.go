@@ -13,10 +13,6 @@ import (
 	"github.com/accountvault/accountvault/store"
 )
 
-// runbookHint points to the SECURITY.md section that renames better-auth's
-// camelCase columns.
-const runbookHint = `hint: rename better-auth's camelCase columns first: see SECURITY.md, Adopting an existing plaintext database`
-
 func (c *cli) migrateCmd() *cobra.Command {
 	var (
 		f  dbFlags
@@ -31,14 +27,21 @@ func (c *cli) migrateCmd() *cobra.Command {
 holds no table of that name, it exits 2 and creates nothing. (A new
 deployment's application creates its table with the backend's Migrate.)
 
-First it brings the table to accountvault's schema, in one transaction: TEXT
-token columns become BLOB/BYTEA without altering a value, timestamps and
-ISO-8601 dates become epoch seconds, and UNIQUE(provider_id, account_id) is
-added. A table it cannot convert safely (better-auth's camelCase column
-names, duplicate (provider_id, account_id) pairs, a time that looks like
-milliseconds, ...) is refused with the column named: exit 2, nothing changed.
-SECURITY.md ("Adopting an existing plaintext database") shows the SQL that
-renames better-auth's camelCase columns.
+First it brings the table to accountvault's schema, in one transaction:
+better-auth's camelCase columns (userId, accessToken, createdAt, ...) are
+renamed to snake_case (user_id, access_token, created_at, ...), TEXT token
+columns become BLOB/BYTEA without altering a value, timestamps and ISO-8601
+dates become epoch seconds, and UNIQUE(provider_id, account_id) is added.
+Other columns (better-auth's issuer, say) are kept; one that is NOT NULL
+without a default loses its NOT NULL. A table it cannot convert safely
+(duplicate (provider_id, account_id) pairs, a time that looks like
+milliseconds, ...) is refused with the column named: exit 2, nothing
+changed. SECURITY.md ("Adopting an existing plaintext database") has the
+SQL that undoes the renames.
+
+On SQLite, it then converts the times written into an adopted table since
+(ISO-8601 text, epoch milliseconds of 2000-2099) to epoch seconds, and lists
+those it cannot convert without guessing (exit 1 at the end).
 
 Then it seals every legacy plaintext token in place, under the keyring's
 primary key. Each row is written by compare-and-swap; the walk is online,
@@ -121,6 +124,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 			} else {
 				fmt.Fprintf(c.stderr, "migrate: schema of table %q: %s\n", d.table, schemaReport(before, after))
 			}
+			refusedTimes, err := c.convertTimes(ctx, d)
+			if err != nil {
+				return err
+			}
 			_, rows, err := c.verifyKeyring(ctx, a, d, w.batch)
 			if err != nil {
 				return err
@@ -155,6 +162,10 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above), %d of them holding values that may be better-auth ciphertext (see the hint)",
 					plural(p.Failed, "row"), baRefused))
 			}
+			if refusedTimes > 0 {
+				return failedErr(fmt.Errorf("migrate: %s that is not epoch seconds was not converted (listed above): its row cannot be read; fix it by hand, then run migrate again",
+					plural(refusedTimes, "time")))
+			}
 			if p.Failed > 0 {
 				return failedErr(fmt.Errorf("migrate: %s could not be sealed (listed above): an unsealed value where only sealed values can be "+
 					"is planted or corrupt and is never sealed; find out how it got there, then clear it (the user links the account again)", plural(p.Failed, "row")))
@@ -175,6 +186,39 @@ sealed data, if any (exit 2 otherwise). Ctrl-C stops it between batches
 	return cmd
 }
 
+// timeConverter is a backend whose columns may hold times that are not
+// epoch seconds (SQLite), and that can convert them.
+type timeConverter interface {
+	ConvertTimes(ctx context.Context) (int64, []*accountvault.RowError, error)
+}
+
+// convertTimes converts, on d's adopted table, the times that are not
+// epoch seconds (written since the adoption by the application it came
+// from), and lists those it refuses. It returns how many it refused.
+func (c *cli) convertTimes(ctx context.Context, d *database) (int, error) {
+	tc, ok := d.backend.(timeConverter)
+	if !ok {
+		return 0, nil // Postgres: a bigint column holds nothing else
+	}
+	n, refused, err := tc.ConvertTimes(ctx)
+	if err != nil {
+		if c.interrupted() {
+			return 0, errInterrupted
+		}
+		return 0, failedErr(fmt.Errorf("converting the times of table %q: %w", d.table, err))
+	}
+	if n > 0 {
+		fmt.Fprintf(c.stderr, "migrate: times of table %q: converted %s to epoch seconds (ISO-8601 text, epoch milliseconds)\n", d.table, plural(int(n), "value"))
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(c.stderr, "migrate: times of table %q: %s not converted (their rows cannot be read until fixed):\n", d.table, plural(len(refused), "value"))
+		for _, re := range refused {
+			fmt.Fprintf(c.stderr, "  row %q %s: %s\n", re.ID, re.Column, re.Err)
+		}
+	}
+	return len(refused), nil
+}
+
 // migrateError returns the error of a failed Migrate of d's table, whose
 // catalog read before was before. Migrate runs in one transaction: a
 // refused table, or one the database does not let this role convert, is
@@ -186,15 +230,10 @@ func (c *cli) migrateError(d *database, before accountvault.TableInfo, err error
 	}
 	if errors.Is(err, accountvault.ErrIncompatibleTable) {
 		var te error = err
-		column := ""
 		if e := (*accountvault.TableError)(nil); errors.As(err, &e) {
-			te, column = e, e.Column
+			te = e
 		}
-		msg := fmt.Errorf("%w; nothing was changed", te)
-		if camel := camelCaseColumns(before); len(camel) > 0 || hasUpper(column) {
-			msg = fmt.Errorf("%w\n%s", msg, runbookHint)
-		}
-		return configErr(msg)
+		return configErr(fmt.Errorf("%w; nothing was changed", te))
 	}
 	if classifyDBError(err) == dbErrConfig {
 		return configErr(fmt.Errorf("converting the schema of table %q: %w; nothing was changed", d.table, err))
@@ -230,11 +269,29 @@ func schemaReport(before, after accountvault.TableInfo) string {
 	case before.Version != 0:
 		return fmt.Sprintf("%s: upgraded from schema version %d", ready, before.Version)
 	}
+	ready += ": adopted"
+	if renamed := renamedColumns(before, after); len(renamed) > 0 {
+		ready += "; renamed better-auth's columns " + strings.Join(renamed, ", ") +
+			" to snake_case (SECURITY.md has the SQL that renames them back)"
+	}
 	changes := typeChanges(before, after)
 	if len(changes) == 0 {
-		return ready + ": adopted; no column type changed"
+		return ready + "; no column type changed"
 	}
-	return ready + ": adopted; converted " + strings.Join(changes, "; ")
+	return ready + "; converted " + strings.Join(changes, "; ")
+}
+
+// renamedColumns returns better-auth's camelCase names (userId) that the
+// table had before, for a column of accountvault's schema (user_id) that
+// it has after instead.
+func renamedColumns(before, after accountvault.TableInfo) []string {
+	var out []string
+	for _, camel := range camelCaseColumns(before) {
+		if _, ok := after.Column(camel); !ok {
+			out = append(out, camel)
+		}
+	}
+	return out
 }
 
 // typeChanges lists the columns of accountvault's schema whose declared
@@ -245,6 +302,9 @@ func typeChanges(before, after accountvault.TableInfo) []string {
 	cols := map[string][]string{}
 	for _, name := range accountvault.Columns() {
 		from, ok1 := before.Column(name)
+		if !ok1 {
+			from, ok1 = before.Column(camelCase(name)) // renamed by Adopt
+		}
 		to, ok2 := after.Column(name)
 		if !ok1 || !ok2 || strings.EqualFold(strings.TrimSpace(from), strings.TrimSpace(to)) {
 			continue
@@ -299,8 +359,4 @@ func camelCase(name string) string {
 		}
 	}
 	return strings.Join(parts, "")
-}
-
-func hasUpper(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) >= 0
 }

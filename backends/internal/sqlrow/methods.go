@@ -79,6 +79,11 @@ type Methods struct {
 	Retryable func(error) bool
 	Name      string // "sqlite", "postgres": the prefix of every error
 	Table     string // the accounts table's name, the key of its metadata
+	// LenientTimes scans the time columns as TimeValues, so that a row
+	// holding something else than epoch seconds (SQLite's columns hold
+	// any type) fails alone, as a *accountvault.RowError wrapping
+	// accountvault.ErrInvalidTime, instead of failing the whole query.
+	LenientTimes bool
 }
 
 func (m *Methods) wrap(ctx context.Context, op string, err error) error {
@@ -95,9 +100,14 @@ func (m *Methods) Upsert(ctx context.Context, a accountvault.SealedRow) (account
 		return accountvault.SealedRow{}, err
 	}
 	in := FromSealed(&a, time.Now())
-	var out Row
+	out := Row{lenient: m.LenientTimes}
 	if err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtUpsert, in.Args(), out.Dest()) }); err != nil {
 		return accountvault.SealedRow{}, m.wrap(ctx, "Upsert", err)
+	}
+	if err := out.settle(); err != nil {
+		// The write took effect; the row it returned cannot be read
+		// (an update keeps created_at, which may be the bad value).
+		return accountvault.SealedRow{}, fmt.Errorf("%s: Upsert: %w", m.Name, err)
 	}
 	return out.Sealed(), nil
 }
@@ -117,6 +127,7 @@ func (m *Methods) FindByProvider(ctx context.Context, providerID, accountID stri
 		dest [NumColumns]any
 	})
 	r := &q.r
+	r.lenient = m.LenientTimes
 	q.args = [2]any{providerID, accountID}
 	r.destInto(&q.dest)
 	err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtFindByProvider, q.args[:], q.dest[:]) })
@@ -125,6 +136,9 @@ func (m *Methods) FindByProvider(ctx context.Context, providerID, accountID stri
 		return accountvault.SealedRow{}, m.errorf("FindByProvider", accountvault.ErrNotFound)
 	case err != nil:
 		return accountvault.SealedRow{}, m.wrap(ctx, "FindByProvider", err)
+	}
+	if err := r.settle(); err != nil {
+		return accountvault.SealedRow{}, fmt.Errorf("%s: FindByProvider: %w", m.Name, err)
 	}
 	return r.Sealed(), nil
 }
@@ -233,25 +247,31 @@ func (m *Methods) Count(ctx context.Context) (int64, error) {
 }
 
 // query runs the SELECT s of Columns and reads every row. sizeHint, if
-// positive, bounds the initial allocation.
+// positive, bounds the initial allocation. Rows that settle refuses are
+// left out, and returned as an error joining their *RowErrors.
 func (m *Methods) query(ctx context.Context, op string, sizeHint int, s Stmt, args ...any) ([]accountvault.SealedRow, error) {
 	var out []accountvault.SealedRow
 	if sizeHint > 0 {
 		out = make([]accountvault.SealedRow, 0, min(sizeHint, 256))
 	}
-	var r Row
+	var bad []error
+	r := Row{lenient: m.LenientTimes}
 	dest := r.Dest()
 	err := m.retry(ctx, func() error {
-		out = out[:0] // a retried query reads every row again
+		out, bad = out[:0], bad[:0] // a retried query reads every row again
 		return m.DB.Query(ctx, s, args, dest, func() {
-			out = append(out, r.Sealed())
-			r = Row{}
+			if err := r.settle(); err != nil {
+				bad = append(bad, err)
+			} else {
+				out = append(out, r.Sealed())
+			}
+			r = Row{lenient: m.LenientTimes}
 		})
 	})
 	if err != nil {
 		return nil, m.wrap(ctx, op, err)
 	}
-	return out, nil
+	return out, errors.Join(bad...)
 }
 
 // Meta implements accountvault.Metadata.

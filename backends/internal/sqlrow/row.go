@@ -10,6 +10,7 @@
 package sqlrow
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,7 +35,17 @@ type Row struct {
 	Scope, Password *string // nil is NULL
 
 	CreatedAt, UpdatedAt int64
+
+	// lenient rows scan their times into times, and settle checks them.
+	lenient bool
+	times   [numTimes]TimeValue
 }
+
+// numTimes is the number of time columns; timeColumns are their positions
+// in Columns, in the order of Row.times.
+const numTimes = 4
+
+var timeColumns = [numTimes]int{7, 8, 11, 12}
 
 // Dest returns pointers to r's fields in Columns order, for Scan. Both
 // database/sql and pgx scan NULL into a nil slice or pointer.
@@ -44,7 +55,8 @@ func (r *Row) Dest() []any {
 	return d[:]
 }
 
-// destInto fills d with pointers to r's fields in Columns order.
+// destInto fills d with pointers to r's fields in Columns order; for a
+// lenient row, the times are TimeValues.
 func (r *Row) destInto(d *[NumColumns]any) {
 	*d = [NumColumns]any{
 		&r.ID, &r.UserID, &r.ProviderID, &r.AccountID,
@@ -52,6 +64,75 @@ func (r *Row) destInto(d *[NumColumns]any) {
 		&r.AccessTokenExpiresAt, &r.RefreshTokenExpiresAt,
 		&r.Scope, &r.Password, &r.CreatedAt, &r.UpdatedAt,
 	}
+	if r.lenient {
+		for i, c := range timeColumns {
+			d[c] = &r.times[i]
+		}
+	}
+}
+
+// TimeValue scans a time column whatever the value's type, for a database
+// whose columns may hold any (SQLite): an integer is epoch seconds; any
+// other non-NULL value is recorded as what it is, never converted.
+type TimeValue struct {
+	Sec   int64
+	Valid bool   // not NULL
+	Bad   string // what the value is when it is not an integer: "TEXT", "REAL", …
+}
+
+// Scan implements database/sql.Scanner.
+func (t *TimeValue) Scan(src any) error {
+	*t = TimeValue{}
+	switch v := src.(type) {
+	case nil:
+	case int64:
+		t.Sec, t.Valid = v, true
+	case float64:
+		t.Bad = "a REAL"
+	case string, time.Time:
+		t.Bad = "TEXT"
+	case []byte:
+		t.Bad = "a BLOB"
+	default:
+		t.Bad = "a value of another type"
+	}
+	return nil
+}
+
+// settle moves the times of a lenient row from its TimeValues to its
+// fields. It returns a *accountvault.RowError wrapping
+// accountvault.ErrInvalidTime, naming the row and the first time column
+// that holds no epoch seconds (or NULL where the schema forbids it).
+func (r *Row) settle() error {
+	if !r.lenient {
+		return nil
+	}
+	for i, c := range timeColumns {
+		t := &r.times[i]
+		what := t.Bad
+		if what == "" && !t.Valid && Schema[c].NotNull {
+			what = "NULL"
+		}
+		if what != "" {
+			return &accountvault.RowError{ID: r.ID, Column: Schema[c].Name,
+				Err: fmt.Errorf("%w: it holds %s", accountvault.ErrInvalidTime, what)}
+		}
+		var p *int64
+		if t.Valid {
+			p = &t.Sec
+		}
+		switch i {
+		case 0:
+			r.AccessTokenExpiresAt = p
+		case 1:
+			r.RefreshTokenExpiresAt = p
+		case 2:
+			r.CreatedAt = t.Sec
+		case 3:
+			r.UpdatedAt = t.Sec
+		}
+	}
+	return nil
 }
 
 // Args returns r's values in Columns order, for an INSERT.

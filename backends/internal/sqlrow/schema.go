@@ -56,15 +56,34 @@ const MaxEpochSeconds = 100_000_000_000
 type TableError = accountvault.TableError
 
 // MissingColumn returns the *TableError for a required column that the
-// table lacks. has reports whether the table has a column of a given name;
-// if it has better-auth's default camelCase name for the column
-// (userId for user_id), the error says so.
+// table lacks. has reports whether the table has a column of a given name.
 func MissingColumn(table, column string, has func(string) bool) *TableError {
 	reason := "is missing"
-	if c := CamelCase(column); has(c) {
-		reason += fmt.Sprintf(" (the table has %q: better-auth's default camelCase column names are not supported; rename the columns to snake_case first)", c)
+	if c := CamelCase(column); c != column && has(c) {
+		reason += fmt.Sprintf(" (the table has %q, better-auth's name for it: Adopt renames such columns; Migrate does not)", c)
 	}
 	return &TableError{Table: table, Column: column, Reason: reason}
+}
+
+// A Rename is one column that Adopt renames from better-auth's camelCase
+// name to the schema's snake_case name.
+type Rename struct{ From, To string }
+
+// Renames returns the columns of Schema that the table lacks under their
+// snake_case name but has under better-auth's camelCase name (userId for
+// user_id), in Schema order. has reports whether the table has a column of
+// a given name, matched as the database matches names. A table that has
+// both names of a column keeps both: the snake_case one is the schema's,
+// the camelCase one another column, left alone.
+func Renames(has func(string) bool) []Rename {
+	var out []Rename
+	for _, sc := range Schema {
+		c := CamelCase(sc.Name)
+		if c != sc.Name && !has(sc.Name) && has(c) {
+			out = append(out, Rename{From: c, To: sc.Name})
+		}
+	}
+	return out
 }
 
 // CamelCase returns better-auth's default name of a snake_case column:

@@ -38,11 +38,15 @@ func TestTableError(t *testing.T) {
 	if !errors.Is(err, accountvault.ErrIncompatibleTable) || !errors.As(err, &te) || te.Column != "user_id" || te.Table != "account" {
 		t.Fatalf("MissingColumn: %v", err)
 	}
-	if !strings.Contains(err.Error(), `"userId"`) || !strings.Contains(err.Error(), "camelCase") {
+	if !strings.Contains(err.Error(), `"userId"`) || !strings.Contains(err.Error(), "Adopt renames") {
 		t.Errorf("no camelCase hint: %v", err)
 	}
-	if err := MissingColumn("account", "scope", has); strings.Contains(err.Error(), "camelCase") {
+	if err := MissingColumn("account", "scope", has); strings.Contains(err.Error(), "Adopt renames") {
 		t.Errorf("camelCase hint without a camelCase column: %v", err)
+	}
+	renames := Renames(func(n string) bool { return n == "userId" || n == "createdAt" || n == "created_at" || n == "scope" })
+	if len(renames) != 1 || renames[0] != (Rename{From: "userId", To: "user_id"}) {
+		t.Errorf("Renames = %v, want only userId to user_id (created_at exists; scope has one name)", renames)
 	}
 	whole := &TableError{Table: "t", Reason: "is a view"}
 	if whole.Error() != `existing table is not compatible: table "t" is a view` || !errors.Is(whole, accountvault.ErrIncompatibleTable) {
