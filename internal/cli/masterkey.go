@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -237,9 +238,14 @@ func (c *cli) kmsError(err error) error {
 	if ke.op == "encrypt" {
 		what = "encrypt the " + c.keyringName() + " (nothing was saved)"
 	}
+	key := "the KMS master key (" + ke.src.from + ")"
+	if msg := ke.err.Error(); !strings.Contains(msg, ke.src.uri) {
+		// The KMS's error names the key itself (package kms's do).
+		key = ke.src.String() + " (" + ke.src.from + ")"
+	}
 	return configErr(&messageError{
-		msg: fmt.Sprintf("%s (%s) could not %s: %v\n(check the key and the application's access to it in the KMS: SECURITY.md, \"Revoking the application's KMS access\")",
-			ke.src, ke.src.from, what, ke.err),
+		msg: fmt.Sprintf("%s could not %s: %v\n(check the key and the application's access to it in the KMS: SECURITY.md, \"Revoking the application's KMS access\")",
+			key, what, ke.err),
 		err: err,
 	})
 }

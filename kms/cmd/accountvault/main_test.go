@@ -494,16 +494,22 @@ func cmdVerifyTokens(ts *testscript.TestScript, neg bool, args []string) {
 
 // snapshot DB TABLE FILE: write every row of TABLE, as stored (any column
 // types, sealed or not), to FILE, in id order: compare two with cmp.
+// snapshot DB TABLE FILE meta: the same of TABLE's rows in
+// accountvault_meta (the database keyring, the recorded generation).
 func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: snapshot DB TABLE FILE")
+	if neg || len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "meta") {
+		ts.Fatalf("usage: snapshot DB TABLE FILE [meta]")
 	}
 	ctx, cancel := scriptContext()
 	defer cancel()
 	db, _, err := openRaw(dbArg(ts, args[0]))
 	ts.Check(err)
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT * FROM "`+args[1]+`" ORDER BY id`)
+	query, qargs := `SELECT * FROM "`+args[1]+`" ORDER BY id`, []any(nil)
+	if len(args) == 4 {
+		query, qargs = `SELECT name, value FROM accountvault_meta WHERE table_name = $1 ORDER BY name`, []any{args[1]}
+	}
+	rows, err := db.QueryContext(ctx, query, qargs...)
 	ts.Check(err)
 	defer rows.Close()
 	cols, err := rows.Columns()
