@@ -26,8 +26,9 @@ replica reload it, 'keys promote ID', distribute again, 'rewrap', 'check',
 then 'keys disable OLD_ID --db ...' and later 'keys delete OLD_ID --db ...'.
 See SECURITY.md.
 
-Every command but master-key reads the master key from the environment
-variable named by --master-key-env. Every edit locks the file against
+Every command but master-key reads the master key: from the environment
+variable named by --master-key-env, or from a KMS (--master-key-uri or
+$ACCOUNTVAULT_MASTER_KEY_URI: the kms module's binary). Every edit locks the file against
 other edits, replaces it atomically (a symbolic link is kept and the file
 it names replaced; the file's owner, group and mode are kept; a new file is
 0600) and increments the keyring's generation. An edit that finds the file

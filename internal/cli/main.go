@@ -195,17 +195,20 @@ tokens of an auth server's users encrypted at rest.
 Start with 'accountvault demo'. The key-rotation runbooks are in SECURITY.md.
 
 The master key is read from the environment variable named by
---master-key-env (default ACCOUNTVAULT_MASTER_KEY), or is a key held by a KMS,
-named by --master-key-uri (or $ACCOUNTVAULT_MASTER_KEY_URI): aws-kms://ARN,
-gcp-kms://projects/..., hcvault://HOST/MOUNT/keys/NAME. The command line wins
-over the environment: --master-key-uri, else an explicit --master-key-env,
-else $ACCOUNTVAULT_MASTER_KEY_URI if set, else $ACCOUNTVAULT_MASTER_KEY;
---master-key-uri and --master-key-env together are refused. KMS keys need the
-binary of the kms module: cd kms && go build -o accountvault ./cmd/accountvault.
+--master-key-env (default ACCOUNTVAULT_MASTER_KEY), or is a key held by a
+KMS, named by --master-key-uri (or $ACCOUNTVAULT_MASTER_KEY_URI):
+aws-kms://ARN, gcp-kms://projects/.../cryptoKeys/K or
+hcvault://HOST/MOUNT/keys/NAME. The command line wins over the environment:
+--master-key-uri, else an explicit --master-key-env, else
+$ACCOUNTVAULT_MASTER_KEY_URI if set, else $ACCOUNTVAULT_MASTER_KEY;
+--master-key-uri with --master-key-env is refused. KMS master keys need the
+accountvault of the kms module (cd kms && go build -o accountvault
+./cmd/accountvault); the KMS is called once per keyring load or save, never
+per row.
+
 The keyring is read from --keyring (default accountvault-keyring.json, or
-$ACCOUNTVAULT_KEYRING). --db is a
-SQLite file path or a postgres:// URL; --table the accounts table (default
-"accounts").
+$ACCOUNTVAULT_KEYRING). --db is a SQLite file path or a postgres:// URL;
+--table the accounts table (default "accounts").
 
 --keyring db (or ACCOUNTVAULT_KEYRING=db) uses the database keyring instead of
 a file: the keyring, encrypted under the master key, kept in the database
