@@ -15,8 +15,10 @@
 //	kr, err := keyring.LoadFile("/etc/myapp/keyring.json", master)
 //
 // and an operator moves a keyring between master keys by loading it with
-// the old one and saving it with the new one (keyring.LoadFile, then
-// Keyring.SaveFile): no row changes.
+// the old one and saving it with the new one (keyring.RemasterFile, or
+// keyring.LoadFile then Keyring.SaveFile): no row changes. The command
+// kms/cmd/accountvault is the operator's CLI with KMS master keys
+// (--master-key-uri, keys remaster --new-master-key-uri).
 //
 // [MasterKey] returns an [*AEAD], a tink.AEAD (and tink.AEADWithContext)
 // whose every Encrypt and Decrypt is one call to the KMS through Tink's

@@ -10,7 +10,7 @@
 //	accountvault keys init|list|stage|rotate
 //	accountvault keys promote|enable ID
 //	accountvault keys disable|delete ID (--db DB [--table T] | --force)
-//	accountvault keys remaster [--new-master-key-env NAME]
+//	accountvault keys remaster [--new-master-key-env NAME | --new-master-key-uri URI]
 //	accountvault rewrap  --db DB [--table T] [--batch N] [--after ID]
 //	accountvault check   --db DB [--table T] [--batch N] [--json]
 //	accountvault migrate --db DB [--table T] [--batch N] [--after ID]
@@ -18,8 +18,10 @@
 // Global flags: --keyring FILE (default accountvault-keyring.json, or
 // $ACCOUNTVAULT_KEYRING), --master-key-env NAME (default
 // ACCOUNTVAULT_MASTER_KEY: the environment variable holding the base64
-// master key), --allow-insecure-permissions (load a keyring file readable
-// by group or others), --log-level debug|info|warn|error (audit events, as
+// master key), --master-key-uri URI (or $ACCOUNTVAULT_MASTER_KEY_URI: a
+// master key held by a KMS; see below), --allow-insecure-permissions (load
+// a keyring file readable by group or others), --log-level
+// debug|info|warn|error (audit events, as
 // slog text lines on stderr; default warn), --progress-interval DURATION
 // (when stderr is not a terminal, print a progress line at most this often;
 // default 2s, 0 for every batch: on a terminal, a progress bar with rate and
@@ -30,6 +32,26 @@
 // migrate adopts an existing table and never creates one. Every command
 // runs --help.
 //
+// # Master keys in a KMS
+//
+// This binary reads the master key from an environment variable only: it
+// refuses --master-key-uri, $ACCOUNTVAULT_MASTER_KEY_URI and
+// --new-master-key-uri with exit code 2. The same command with master keys
+// held by AWS KMS, Google Cloud KMS or Vault Transit (aws-kms://,
+// gcp-kms://, hcvault:// key URIs) is built from the kms module, which
+// holds the cloud SDKs:
+//
+//	cd kms && go build -o accountvault ./cmd/accountvault
+//
+// There, the master key comes from, in this order: --master-key-uri;
+// --master-key-env NAME, if given; $ACCOUNTVAULT_MASTER_KEY_URI, if set;
+// $ACCOUNTVAULT_MASTER_KEY. --master-key-uri and --master-key-env together
+// are a usage error. 'keys remaster --new-master-key-uri URI' moves a
+// keyring (file or database) to a KMS key, '--new-master-key-env NAME'
+// back to a local key. A KMS that refuses (access revoked, key disabled,
+// unreachable, another key) is a configuration error (exit 2) naming the
+// key and the KMS's answer; nothing is changed.
+//
 // # Exit codes
 //
 //	0    done
@@ -38,7 +60,8 @@
 //	     refused because stored values still name the key, or a database
 //	     error stopped the command midway
 //	2    usage or configuration error: bad flags or arguments, no or wrong
-//	     master key, missing or unreadable keyring file, a keyring that
+//	     master key, a KMS that refuses the master key (access revoked,
+//	     key disabled, unreachable), missing or unreadable keyring file, a keyring that
 //	     cannot open the table's data or lacks a key in use, a database or
 //	     table that cannot be opened, a table that migrate cannot adopt
 //	     (missing, camelCase columns, duplicate provider and account
@@ -59,7 +82,7 @@
 // starting "next:" (or "then:", "later:") that ends with a whole command
 // line: it repeats --db and --table, --keyring unless it is the default
 // (accountvault-keyring.json with $ACCOUNTVAULT_KEYRING unset),
-// --master-key-env unless it is the default, and
+// --master-key-env unless it is the default, --master-key-uri if given, and
 // --allow-insecure-permissions if given, each argument quoted for a POSIX
 // shell. A database URL's password is printed as xxxxx, and the hint then
 // says "(password elided)": put the password back before running it.

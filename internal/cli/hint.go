@@ -57,15 +57,19 @@ func (c *cli) command(args ...string) *commandLine {
 // globalArgs returns the global flags that a command pasted elsewhere needs
 // to act as this one did: --keyring, unless it is the default
 // (accountvault-keyring.json with $ACCOUNTVAULT_KEYRING unset, so that the
-// hint works in any shell); --master-key-env, unless it is the default;
+// hint works in any shell); --master-key-env, unless it is the default,
+// or --master-key-uri if given (not $ACCOUNTVAULT_MASTER_KEY_URI);
 // --allow-insecure-permissions, if given.
 func (c *cli) globalArgs() []string {
 	var args []string
 	if env := os.Getenv(envKeyring); c.keyringPath != defaultKeyring || (env != "" && env != defaultKeyring) {
 		args = append(args, "--keyring", c.keyringPath)
 	}
-	if c.masterKeyEnv != defaultMasterKeyEnv {
-		args = append(args, "--master-key-env", c.masterKeyEnv)
+	switch {
+	case c.master.from == "--master-key-uri":
+		args = append(args, "--master-key-uri", c.master.uri)
+	case c.master.uri == "" && c.master.env != defaultMasterKeyEnv:
+		args = append(args, "--master-key-env", c.master.env)
 	}
 	if c.allowInsecure {
 		args = append(args, "--allow-insecure-permissions")

@@ -15,24 +15,6 @@ import (
 	"github.com/accountvault/accountvault/store"
 )
 
-// masterKey reads the master key from the environment variable named by
-// --master-key-env. Every failure is a configuration error; no message
-// contains the variable's value.
-func (c *cli) masterKey() (tink.AEAD, error) {
-	return masterKeyFrom(c.masterKeyEnv, "--master-key-env")
-}
-
-func masterKeyFrom(env, flag string) (tink.AEAD, error) {
-	m, err := keyring.MasterKeyFromEnv(env)
-	switch {
-	case errors.Is(err, keyring.ErrNoMasterKey):
-		return nil, configErr(fmt.Errorf("no master key: environment variable %s is not set (make one with 'accountvault keys master-key', or name another variable with %s)", env, flag))
-	case err != nil: // ErrInvalidMasterKey: the message names the variable and the length only
-		return nil, configErr(err)
-	}
-	return m, nil
-}
-
 func (c *cli) loadOptions() []keyring.LoadOption {
 	if c.allowInsecure {
 		return []keyring.LoadOption{keyring.AllowInsecurePermissions()}
@@ -47,14 +29,14 @@ func (c *cli) loadKeyring() (*keyring.Keyring, tink.AEAD, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := c.loadKeyringWith(master, c.masterKeyEnv)
+	k, err := c.loadKeyringWith(master, c.master)
 	if err != nil {
 		return nil, nil, err
 	}
 	return k, master, nil
 }
 
-func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, error) {
+func (c *cli) loadKeyringWith(master tink.AEAD, src masterSource) (*keyring.Keyring, error) {
 	if c.keyringDB {
 		var k *keyring.Keyring
 		err := c.withDBKeyring(func(ctx context.Context, d *store.DBKeyring) (err error) {
@@ -62,29 +44,31 @@ func (c *cli) loadKeyringWith(master tink.AEAD, env string) (*keyring.Keyring, e
 			return err
 		})
 		if err != nil {
-			return nil, c.loadKeyringError(err, env)
+			return nil, c.loadKeyringError(err, src)
 		}
 		return k, nil
 	}
 	k, err := keyring.LoadFile(c.keyringPath, master, c.loadOptions()...)
 	if err != nil {
-		return nil, c.loadKeyringError(err, env)
+		return nil, c.loadKeyringError(err, src)
 	}
 	return k, nil
 }
 
 // loadKeyringError is the configuration error for a failure to load the
-// keyring file under the master key in env.
-func (c *cli) loadKeyringError(err error, env string) error {
+// keyring under the master key of src.
+func (c *cli) loadKeyringError(err error, src masterSource) error {
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):
 		return err
+	case c.kmsError(err) != nil:
+		return c.kmsError(err)
 	case c.keyringDB && errors.Is(err, keyring.ErrNoKeyring):
 		return configErr(fmt.Errorf("no keyring is stored beside table %q in %s: create one with %s (or move a keyring file there: add --from FILE)",
 			c.kdb.table, redactDB(c.kdb.db), c.command("keys", "init").db(c.kdb)))
 	case c.keyringDB && errors.Is(err, keyring.ErrWrongMasterKey):
-		return configErr(fmt.Errorf("the master key in %s does not open the %s (wrong master key, or it was modified)", env, c.keyringName()))
+		return configErr(fmt.Errorf("%s does not open the %s (wrong master key, or it was modified)", src, c.keyringName()))
 	case c.keyringDB && errors.Is(err, keyring.ErrKeyringCorrupt):
 		return configErr(fmt.Errorf("the %s: %w", c.keyringName(), err))
 	case c.keyringDB:
@@ -92,7 +76,7 @@ func (c *cli) loadKeyringError(err error, env string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return configErr(fmt.Errorf("keyring file %s does not exist: create one with 'accountvault keys init --keyring %s', or point --keyring (or %s) at yours", c.keyringPath, c.keyringPath, envKeyring))
 	case errors.Is(err, keyring.ErrWrongMasterKey):
-		return configErr(fmt.Errorf("the master key in %s does not open the keyring file %s (wrong master key, or the file was modified)", env, c.keyringPath))
+		return configErr(fmt.Errorf("%s does not open the keyring file %s (wrong master key, or the file was modified)", src, c.keyringPath))
 	case errors.Is(err, keyring.ErrInsecurePermissions):
 		return configErr(c.insecureKeyringError(err))
 	default:
@@ -140,7 +124,9 @@ func (c *cli) editKeyringFile(master, saveMaster tink.AEAD, edit func(k *keyring
 	case !loaded && c.interrupted():
 		return nil, errInterrupted
 	case !loaded:
-		return nil, c.loadKeyringError(err, c.masterKeyEnv)
+		return nil, c.loadKeyringError(err, c.master)
+	case c.kmsError(err) != nil:
+		return nil, c.kmsError(err)
 	case editErr != nil && (errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState)):
 		return nil, configErr(err)
 	case editErr != nil:
@@ -300,7 +286,9 @@ func (c *cli) editDBKeyring(master, saveMaster tink.AEAD, edit func(k *keyring.K
 	case !loaded && c.interrupted():
 		return nil, errInterrupted
 	case !loaded:
-		return nil, c.loadKeyringError(err, c.masterKeyEnv)
+		return nil, c.loadKeyringError(err, c.master)
+	case c.kmsError(err) != nil:
+		return nil, c.kmsError(err)
 	case editErr != nil && (errors.Is(err, keyring.ErrKeyNotFound) || errors.Is(err, keyring.ErrKeyState)):
 		return nil, configErr(err)
 	case editErr != nil:
@@ -318,6 +306,9 @@ func (c *cli) initDBKeyring(master tink.AEAD, from string) (err error) {
 	var k *keyring.Keyring
 	if from != "" {
 		if k, err = keyring.LoadFile(from, master, c.loadOptions()...); err != nil {
+			if kerr := c.kmsError(err); kerr != nil {
+				return kerr
+			}
 			return configErr(fmt.Errorf("loading keyring file %s: %w", from, err))
 		}
 	} else if k, err = keyring.Generate(); err != nil {
@@ -346,6 +337,8 @@ func (c *cli) initDBKeyring(master tink.AEAD, from string) (err error) {
 	switch {
 	case errors.Is(err, store.ErrNotNotified):
 		fmt.Fprintf(c.stderr, "accountvault: warning: %v\n", err)
+	case c.kmsError(err) != nil:
+		return c.kmsError(err)
 	case errors.Is(err, keyring.ErrChangedMeanwhile):
 		return configErr(fmt.Errorf("a keyring is stored beside table %q in %s already: init never replaces a keyring (its keys may protect data)", c.kdb.table, db.name))
 	case err != nil:

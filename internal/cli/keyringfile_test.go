@@ -101,7 +101,7 @@ func TestKeysChangedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	c := &cli{stdout: io.Discard, stderr: io.Discard, sig: t.Context(), keyringPath: path, masterKeyEnv: "TEST_MASTER_KEY",
+	c := &cli{stdout: io.Discard, stderr: io.Discard, sig: t.Context(), keyringPath: path, master: masterSource{env: "TEST_MASTER_KEY", from: "--master-key-env"},
 		log: slog.New(slog.NewTextHandler(&logs, nil))}
 	other, err := keyring.Generate()
 	if err != nil {

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -28,8 +26,9 @@ replica reload it, 'keys promote ID', distribute again, 'rewrap', 'check',
 then 'keys disable OLD_ID --db ...' and later 'keys delete OLD_ID --db ...'.
 See SECURITY.md.
 
-Every command but master-key reads the master key from the environment
-variable named by --master-key-env. Every edit locks the file against
+Every command but master-key reads the master key: from the environment
+variable named by --master-key-env, or from a KMS (--master-key-uri or
+$ACCOUNTVAULT_MASTER_KEY_URI: the kms module's binary). Every edit locks the file against
 other edits, replaces it atomically (a symbolic link is kept and the file
 it names replaced; the file's owner, group and mode are kept; a new file is
 0600) and increments the keyring's generation. An edit that finds the file
@@ -87,11 +86,17 @@ token. accountvault never writes it anywhere.
 			}
 			// Neutral: the key may be the first one, or the new one of
 			// a master key rotation.
+			if c.master.uri != "" {
+				// The keyring is under a KMS key: a local key is for
+				// moving it off the KMS.
+				fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout (it is not written anywhere else): store this master key in your secret manager; to move the keyring from the KMS key to it, export it as %s and see 'accountvault keys remaster'\n", envNewMasterKey)
+				return nil
+			}
 			rotating := fmt.Sprintf(" (or %s when rotating: see 'accountvault keys remaster')", envNewMasterKey)
-			if c.masterKeyEnv == envNewMasterKey {
+			if c.master.env == envNewMasterKey {
 				rotating = ""
 			}
-			fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout (it is not written anywhere else): store this master key in your secret manager; export it as %s%s\n", c.masterKeyEnv, rotating)
+			fmt.Fprintf(c.stderr, "accountvault: printed a new master key on stdout (it is not written anywhere else): store this master key in your secret manager; export it as %s%s\n", c.master.env, rotating)
 			return nil
 		}),
 	}
@@ -141,6 +146,12 @@ keyring (store.Admin.WatchKeyring) instead of the file.
 				return configErr(fmt.Errorf("creating keyring file: %w", err))
 			}
 			if err := k.SaveFile(c.keyringPath, master); err != nil {
+				if kerr := c.kmsError(err); kerr != nil {
+					if rerr := remove(); rerr != nil {
+						return failedErr(errors.Join(kerr, rerr))
+					}
+					return kerr
+				}
 				return failedErr(errors.Join(fmt.Errorf("saving keyring: %w", err), remove()))
 			}
 			c.audit("accountvault: keyring created", "primary_key_id", k.Primary())
@@ -468,55 +479,96 @@ which skips the count.
 
 func (c *cli) keysRemasterCmd() *cobra.Command {
 	newEnv := envNewMasterKey
+	var newURI string
 	cmd := &cobra.Command{
-		Use:   "remaster",
-		Short: "Re-encrypt the keyring file under a new master key",
-		Long: `remaster loads the keyring under the current master key (--master-key-env)
-and saves it, atomically, under the new one (--new-master-key-env, default
-ACCOUNTVAULT_NEW_MASTER_KEY), then loads it back to check. The keys are
-unchanged, so no row changes. Then replace the master key in the secret
-manager and on every replica. Replicas that watch the file fail to reload
-it (and keep their keyring) until they have the new master key.
+		Use:   "remaster [--new-master-key-env NAME | --new-master-key-uri URI]",
+		Short: "Re-encrypt the keyring under a new master key (env or KMS)",
+		Long: `remaster loads the keyring under the current master key (--master-key-env,
+--master-key-uri or $ACCOUNTVAULT_MASTER_KEY_URI) and saves it, atomically,
+under the new one, then loads it back to check. The new master key is the
+local key in the environment variable named by --new-master-key-env (default
+ACCOUNTVAULT_NEW_MASTER_KEY), or the KMS key of --new-master-key-uri (the
+kms module's binary only): this is how a keyring moves from an environment
+variable to a KMS key and back. The keys and the keyring's generation are
+unchanged, so no row changes; like every edit, remaster saves nothing if
+another edit changed the keyring meanwhile (the database keyring: it is
+redone on the newer keyring). Then replace the master key in the secret
+manager or the configuration of every replica. Replicas that watch the
+keyring fail to reload it (and keep their keyring) until they have the new
+master key.
 
   export ACCOUNTVAULT_NEW_MASTER_KEY=$(accountvault keys master-key)
   accountvault keys remaster --keyring keyring.json
 
+  accountvault keys remaster --keyring keyring.json \
+      --new-master-key-uri aws-kms://arn:aws:kms:eu-west-2:111122223333:key/KEY-ID
+
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			if newEnv == "" {
+			newSrc := masterSource{env: newEnv, from: "--new-master-key-env"}
+			switch uriSet := cmd.Flags().Changed("new-master-key-uri"); {
+			case uriSet && cmd.Flags().Changed("new-master-key-env"):
+				return usageErrorf("--new-master-key-uri and --new-master-key-env name two new master keys: give one")
+			case uriSet && newURI == "":
+				return usageErrorf("--new-master-key-uri: empty key URI")
+			case uriSet:
+				newSrc = masterSource{uri: newURI, from: "--new-master-key-uri"}
+			case newEnv == "":
 				return usageErrorf("--new-master-key-env: empty variable name")
 			}
-			if newEnv == c.masterKeyEnv {
-				return usageErrorf("--new-master-key-env and --master-key-env both name %s", newEnv)
+			if c.master.uri == "" && newSrc.uri == "" && newSrc.env == c.master.env {
+				return usageErrorf("--new-master-key-env and --master-key-env both name %s", newSrc.env)
 			}
 			_, master, err := c.loadKeyring()
 			if err != nil {
 				return err
 			}
-			newMaster, err := masterKeyFrom(newEnv, "--new-master-key-env")
+			newMaster, err := c.openMaster(newSrc)
 			if err != nil {
 				return err
 			}
-			if subtle.ConstantTimeCompare([]byte(os.Getenv(newEnv)), []byte(os.Getenv(c.masterKeyEnv))) == 1 {
-				return configErr(fmt.Errorf("%s holds the same master key as %s", newEnv, c.masterKeyEnv))
+			if sameMaster(newSrc, c.master) {
+				if newSrc.uri != "" {
+					return configErr(fmt.Errorf("%s names the master key in use already", newSrc.from))
+				}
+				return configErr(fmt.Errorf("%s holds the same master key as %s", newSrc.env, c.master.env))
 			}
 			k, err := c.editKeyringFile(master, newMaster, nil)
 			if err != nil {
 				return err
 			}
-			if _, err := c.loadKeyringWith(newMaster, newEnv); err != nil {
+			if _, err := c.loadKeyringWith(newMaster, newSrc); err != nil {
 				return failedErr(fmt.Errorf("the keyring saved under the new master key does not load back: %w", err))
 			}
-			c.audit("accountvault: keyring re-encrypted under a new master key", "key_ids", keyIDs(k))
-			fmt.Fprintf(c.stdout, "%s is now encrypted under the master key in %s\nnext: make it the master key (%s) in the secret manager and on every replica\n", c.keyringName(), newEnv, c.masterKeyEnv)
+			c.audit("accountvault: keyring re-encrypted under a new master key", "key_ids", keyIDs(k), "master_key", newSrc.where())
+			fmt.Fprintf(c.stdout, "%s is now encrypted under the master key %s\nnext: %s\n", c.keyringName(), newSrc.where(), remasterNext(c.master, newSrc))
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&newEnv, "new-master-key-env", envNewMasterKey, "`name` of the environment variable holding the new master key")
+	cmd.Flags().StringVar(&newURI, "new-master-key-uri", "", "the new master key is this KMS key `URI` (aws-kms://, gcp-kms://, hcvault://; the kms module's binary only)")
 	var f dbFlags
 	f.addKeyring(cmd)
 	return cmd
+}
+
+// remasterNext says what to do once the keyring moved from the master key
+// of old to that of new.
+func remasterNext(old, new masterSource) string {
+	const everywhere = " in the secret manager and on every replica"
+	switch {
+	case new.uri != "" && old.uri == "":
+		return fmt.Sprintf("make %s the master key (--master-key-uri, or %s=%s)%s; then unset %s",
+			new.uri, envMasterKeyURI, shellQuote(new.uri), everywhere, old.env)
+	case new.uri != "":
+		return fmt.Sprintf("make %s the master key (--master-key-uri, or %s=%s)%s",
+			new.uri, envMasterKeyURI, shellQuote(new.uri), everywhere)
+	case old.uri != "":
+		return fmt.Sprintf("make the key in %s the master key (%s)%s, and unset %s (or drop --master-key-uri)",
+			new.env, defaultMasterKeyEnv, everywhere, envMasterKeyURI)
+	}
+	return fmt.Sprintf("make it the master key (%s)%s", old.env, everywhere)
 }
 
 // editKeyring edits the keyring file under its lock (editKeyringFile):

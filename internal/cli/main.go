@@ -84,7 +84,14 @@ type cli struct {
 	stdout, stderr io.Writer
 
 	keyringPath  string
-	masterKeyEnv string
+	masterKeyEnv string // --master-key-env
+	masterKeyURI string // --master-key-uri
+	// master is the master key the flags and the environment name (see
+	// resolveMasterSource), set by setup.
+	master masterSource
+	// opts are Main's options; closers the KMS master keys to close.
+	opts    options
+	closers []io.Closer
 	// keyringDB is set when --keyring is "db": the keyring is kept in the
 	// database of the command's --db, beside its --table (kdb).
 	keyringDB        bool
@@ -104,20 +111,28 @@ type cli struct {
 // Main runs the command line args (without the program name) with the
 // given output streams and returns the process exit code. It installs
 // handlers for SIGINT and SIGTERM while it runs.
-func Main(args []string, stdout, stderr io.Writer) int {
-	return run(args, stdout, stderr)
+//
+// Without options, master keys come from environment variables only; the
+// binary of the kms module passes [WithMasterKeyURI] to take KMS key URIs
+// too.
+func Main(args []string, stdout, stderr io.Writer, opts ...Option) int {
+	return run(args, stdout, stderr, opts...)
 }
 
 // run runs the command line args and returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer, opts ...Option) int {
 	sig, stop := notifyInterrupt(stderr)
 	defer stop()
 	c := &cli{stdout: stdout, stderr: stderr, sig: sig}
+	for _, o := range opts {
+		o(&c.opts)
+	}
 	root := c.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(sig)
+	c.closeMasters()
 	if err == nil {
 		return exitOK
 	}
@@ -180,10 +195,20 @@ tokens of an auth server's users encrypted at rest.
 Start with 'accountvault demo'. The key-rotation runbooks are in SECURITY.md.
 
 The master key is read from the environment variable named by
---master-key-env (default ACCOUNTVAULT_MASTER_KEY), the keyring from --keyring
-(default accountvault-keyring.json, or $ACCOUNTVAULT_KEYRING). --db is a
-SQLite file path or a postgres:// URL; --table the accounts table (default
-"accounts").
+--master-key-env (default ACCOUNTVAULT_MASTER_KEY), or is a key held by a
+KMS, named by --master-key-uri (or $ACCOUNTVAULT_MASTER_KEY_URI):
+aws-kms://ARN, gcp-kms://projects/.../cryptoKeys/K or
+hcvault://HOST/MOUNT/keys/NAME. The command line wins over the environment:
+--master-key-uri, else an explicit --master-key-env, else
+$ACCOUNTVAULT_MASTER_KEY_URI if set, else $ACCOUNTVAULT_MASTER_KEY;
+--master-key-uri with --master-key-env is refused. KMS master keys need the
+accountvault of the kms module (cd kms && go build -o accountvault
+./cmd/accountvault); the KMS is called once per keyring load or save, never
+per row.
+
+The keyring is read from --keyring (default accountvault-keyring.json, or
+$ACCOUNTVAULT_KEYRING). --db is a SQLite file path or a postgres:// URL;
+--table the accounts table (default "accounts").
 
 --keyring db (or ACCOUNTVAULT_KEYRING=db) uses the database keyring instead of
 a file: the keyring, encrypted under the master key, kept in the database
@@ -206,6 +231,7 @@ them without a restart. A file named "db" is ./db.
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.keyringPath, "keyring", defaultKeyring, "keyring `file`, or \"db\" for the keyring kept in the database (--db) beside --table (env "+envKeyring+")")
 	pf.StringVar(&c.masterKeyEnv, "master-key-env", defaultMasterKeyEnv, "`name` of the environment variable holding the master key")
+	pf.StringVar(&c.masterKeyURI, "master-key-uri", "", "master key held by a KMS: aws-kms://, gcp-kms:// or hcvault:// key `URI` (env "+envMasterKeyURI+"; the kms module's binary only)")
 	pf.BoolVar(&c.allowInsecure, "allow-insecure-permissions", false, "load a keyring file that group or others can access")
 	pf.StringVar(&c.logLevel, "log-level", "warn", "audit events on stderr at this `level` and above: debug, info, warn, error")
 	pf.DurationVar(&c.progressInterval, "progress-interval", defaultProgressIv, "when stderr is not a terminal, print a progress line at most this often (0: every batch)")
@@ -234,9 +260,14 @@ func (c *cli) setup(cmd *cobra.Command) error {
 			c.kdb.table = fl.Value.String()
 		}
 	}
-	if c.masterKeyEnv == "" {
-		return usageErrorf("--master-key-env: empty variable name")
+	src, err := resolveMasterSource(masterFlags{
+		uri: c.masterKeyURI, uriSet: cmd.Flags().Changed("master-key-uri"),
+		env: c.masterKeyEnv, envSet: cmd.Flags().Changed("master-key-env"),
+	})
+	if err != nil {
+		return err
 	}
+	c.master = src
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return usageErrorf("--log-level %q: want debug, info, warn or error", c.logLevel)

@@ -25,6 +25,9 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(mainM{m}, map[string]func(){
 		"accountvault": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		// The command as the kms module builds it, with a stand-in KMS
+		// (testKMS).
+		"accountvault-kms": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, WithMasterKeyURI(testKMS))) },
 	})
 }
 

@@ -8,7 +8,8 @@
 // a loopback IP literal, and takes its settings from flags only. It prints
 // one line, "localkms: listening on ADDR", once the socket is bound, and
 // exits when its standard input reaches end of file (so it does not outlive
-// a test binary that dies) or on SIGINT or SIGTERM.
+// a test binary that dies; -watch-stdin=false turns that off, to run it in
+// the background of a shell) or on SIGINT or SIGTERM.
 //
 // local-kms accepts any credentials and checks no signature: an AWS access
 // key is still needed to sign requests, but any will do.
@@ -36,14 +37,15 @@ func main() {
 	dir := flag.String("data", "", "`directory` of local-kms's LevelDB database (required)")
 	region := flag.String("region", "eu-west-2", "AWS region in the key ARNs")
 	account := flag.String("account", "111122223333", "AWS account id in the key ARNs")
+	watchStdin := flag.Bool("watch-stdin", true, "exit at end of standard input (false: only on SIGINT or SIGTERM)")
 	flag.Parse()
-	if err := run(*listen, *dir, *region, *account); err != nil {
+	if err := run(*listen, *dir, *region, *account, *watchStdin); err != nil {
 		fmt.Fprintln(os.Stderr, "localkms:", err)
 		os.Exit(2)
 	}
 }
 
-func run(listen, dir, region, account string) error {
+func run(listen, dir, region, account string, watchStdin bool) error {
 	if dir == "" {
 		return fmt.Errorf("-data is required")
 	}
@@ -78,10 +80,12 @@ func run(listen, dir, region, account string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	stop := make(chan struct{}, 2)
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin) // returns at end of file or on error: stop either way
-		stop <- struct{}{}
-	}()
+	if watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin) // returns at end of file or on error: stop either way
+			stop <- struct{}{}
+		}()
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
