@@ -26,3 +26,7 @@ func WithCounters(c *Counters) Option { return func(o *options) { o.counters = &
 
 // LeaseName is the name of an account's refresh lease.
 var LeaseName = leaseName
+
+// WithBeforeLease makes a Source call f before each attempt to take the
+// refresh lease.
+func WithBeforeLease(f func()) Option { return func(o *options) { o.beforeLease = f } }

@@ -55,6 +55,9 @@ func (src *Source) fetch(ctx context.Context) (*oauth2.Token, error) {
 	seen := a.AccessToken // the expired token
 	waited := false
 	for {
+		if src.o.beforeLease != nil {
+			src.o.beforeLease()
+		}
 		l, err := src.s.AcquireLease(ctx, leaseName(src.provider, src.account), src.o.leaseTTL)
 		if err == nil {
 			return src.refresh(ctx, l, seen)

@@ -62,6 +62,7 @@ type options struct {
 	leaseTTL    time.Duration
 	poll        time.Duration
 	counters    *counters // tests only
+	beforeLease func()    // tests only: runs before each attempt to take the lease
 }
 
 // WithExpiryDelta refreshes tokens d before their expiry instead of

@@ -213,7 +213,7 @@ func TestRefreshRace(t *testing.T) {
 
 		issued, presents, failures := srv.stats()
 		if issued <= expiries {
-			t.Fatalf("the server issued %d pairs, want %d: the test ran out of time", issued, expiries+1)
+			t.Fatalf("the server issued %d pairs, want %d: the test ran out of time or stopped on errors", issued, expiries+1)
 		}
 		perGen := make([]int, issued-1)
 		for g := range perGen {
@@ -445,7 +445,11 @@ func TestWaitsForLeaseHolder(t *testing.T) {
 		}()
 		// The holder refreshes and stores, while the Source waits.
 		for c.Snapshot().LeaseWaits == 0 {
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case r := <-ch:
+				t.Fatalf("Token returned (error %v) without waiting for the lease", r.err)
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 		tok, err := srv.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: old.RefreshToken.Reveal()}).Token()
 		if err != nil {
@@ -603,4 +607,47 @@ func TestSingleFlight(t *testing.T) {
 	if s := c.Snapshot(); s.Flights != 1 || s.Refreshes != 1 || s.LeaseWaits != 0 {
 		t.Errorf("counters %+v, want one flight, one refresh, no wait for the lease", s)
 	}
+}
+
+// TestReadsAgainUnderLease checks that a caller that found the token
+// expired, and then gets the lease after another replica refreshed and
+// released it, uses the stored token instead of refreshing again.
+func TestReadsAgainUnderLease(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		_, stores := replicas(t, env.Name)
+		srv := newAuthServer(t, time.Hour)
+		old := link(t, stores[0], srv.login(t), true)
+		var c oauth2store.Counters
+		var once sync.Once
+		other := func() { // another replica's whole refresh, between the read and the lease
+			once.Do(func() {
+				tok, err := srv.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: old.RefreshToken.Reveal()}).Token()
+				if err != nil {
+					t.Errorf("refresh: %v", err)
+					return
+				}
+				exp := tok.Expiry.Truncate(time.Second)
+				n := old
+				n.AccessToken, n.RefreshToken, n.AccessTokenExpiresAt = accountvault.NewSecret(tok.AccessToken), accountvault.NewSecret(tok.RefreshToken), &exp
+				n.UpdatedAt = time.Time{}
+				if err := stores[0].CompareAndSwap(ctx, old, n); err != nil {
+					t.Errorf("CompareAndSwap: %v", err)
+				}
+			})
+		}
+		tok, err := newSource(t, stores[1], srv.cfg, oauth2store.WithCounters(&c), oauth2store.WithBeforeLease(other)).Token()
+		if err != nil {
+			t.Fatalf("Token: %v", err)
+		}
+		newest, _ := srv.newest()
+		if tok.AccessToken != newest.access {
+			t.Error("Token did not return the other replica's token")
+		}
+		if _, presents, failures := srv.stats(); presents[0] != 1 || len(presents) != 1 || len(failures) != 0 {
+			t.Errorf("refreshes by generation %v, refused %v: want the other replica's only", presents, failures)
+		}
+		if s := c.Snapshot(); s.Refreshes != 0 || s.UnderLease != 1 {
+			t.Errorf("counters %+v, want no refresh and one token found under the lease", s)
+		}
+	})
 }
