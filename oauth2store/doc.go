@@ -53,6 +53,10 @@
 //     [accountvault.ErrConflict] (the next call starts over from the row).
 //     A refresh token that a refresh has spent is never used again.
 //
+// A lease left behind by a crashed holder stays in the metadata table
+// until the next refresh of the account replaces it; a released one is
+// deleted.
+//
 // The lease changes nothing for the account's other readers and writers:
 // the row holds a valid account at every moment, and the lease record is
 // not secret and holds no token. The backend must keep metadata
