@@ -26,6 +26,11 @@
 // [accountvault.ErrUnexpectedPlaintext], naming the row and column: never
 // an empty string or a zero value.
 //
+// [Store.AcquireLease] and [Store.ReleaseLease] give callers an advisory
+// lease on a name, shared by every store over the table (every replica),
+// kept in the backend's metadata: the nested module oauth2store takes one
+// so that an expired token is refreshed once, not once per replica.
+//
 // # The operator's side
 //
 // [Admin] ([NewAdmin]) holds the work that walks or checks the whole table.
