@@ -106,9 +106,15 @@ func (src *Source) usable(a *accountvault.Account, seen accountvault.Secret) boo
 func (src *Source) refresh(ctx context.Context, l *store.Lease, seen accountvault.Secret) (*oauth2.Token, error) {
 	defer func() {
 		// A release that fails changes nothing for correctness: the
-		// row is what callers poll, and the lease lapses by itself.
-		if err := src.s.ReleaseLease(ctx, l); errors.Is(err, accountvault.ErrConflict) {
+		// row is what callers poll, and the lease lapses by itself. It
+		// is logged, not returned: the caller's token is good.
+		switch err := src.s.ReleaseLease(ctx, l); {
+		case errors.Is(err, accountvault.ErrConflict):
+			// Taken over after it lapsed: nothing to release.
 			src.count(func(c *counters) { c.leaseLost.Add(1) })
+		case err != nil:
+			src.logger().Warn("oauth2store: releasing the refresh lease failed; it lapses by itself",
+				"provider_id", src.provider, "error", err)
 		}
 	}()
 	a, err := src.read(ctx)

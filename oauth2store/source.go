@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -61,6 +62,7 @@ type options struct {
 	expiryDelta time.Duration
 	leaseTTL    time.Duration
 	poll        time.Duration
+	log         *slog.Logger
 	counters    *counters // tests only
 	beforeLease func()    // tests only: runs before each attempt to take the lease
 }
@@ -81,6 +83,13 @@ func WithLeaseTTL(ttl time.Duration) Option { return func(o *options) { o.leaseT
 // replica's refresh reads the account again, instead of
 // [DefaultPollInterval]. d must be positive.
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithLogger logs, at level Warn, the errors that do not reach a caller
+// because its token was served anyway: a failed release of the refresh
+// lease (the lease then lapses after its TTL, and other replicas wait up
+// to that long to refresh the next time). The default is [slog.Default].
+// No token is ever logged.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // New returns a Source for the account (providerID, accountID) of s,
 // which refreshes through cfg (its Endpoint.TokenURL, client id and
@@ -220,4 +229,11 @@ func token(a *accountvault.Account) *oauth2.Token {
 		t = t.WithExtra(extra)
 	}
 	return t
+}
+
+func (src *Source) logger() *slog.Logger {
+	if src.o.log != nil {
+		return src.o.log
+	}
+	return slog.Default()
 }
