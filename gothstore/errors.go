@@ -2,6 +2,7 @@ package gothstore
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -47,8 +48,9 @@ func (e *RefreshError) Error() string {
 func (e *RefreshError) Unwrap() error { return e.Err }
 
 // describe returns err's message without the parts that may carry a
-// secret: a token endpoint's response body is left out, and a message that
-// contains one of tokens is withheld entirely.
+// secret: a token endpoint's response body is left out, so are the query,
+// fragment and user of a failed request's URL, and a message that contains
+// one of tokens (raw or percent-encoded) is withheld entirely.
 func describe(err error, tokens []string) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -62,9 +64,27 @@ func describe(err error, tokens []string) string {
 		return msg
 	}
 	msg := err.Error()
+	// A request that failed in transit (*url.Error) names its URL, and
+	// some providers (tiktok) send the refresh token in its query: keep
+	// the scheme, host and path only.
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.URL != "" {
+		u, perr := url.Parse(ue.URL)
+		if perr != nil {
+			return "provider error (message withheld: it names an unparsable URL)"
+		}
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		msg = strings.ReplaceAll(msg, ue.URL, u.String())
+	}
 	for _, t := range tokens {
-		if t != "" && strings.Contains(msg, t) {
-			return "provider error (message withheld: it contains a token)"
+		if t == "" {
+			continue
+		}
+		// The token as sent in a query or a form, or in a path.
+		for _, form := range []string{t, url.QueryEscape(t), url.PathEscape(t)} {
+			if strings.Contains(msg, form) {
+				return "provider error (message withheld: it contains a token)"
+			}
 		}
 	}
 	return msg

@@ -43,7 +43,11 @@ func EditFile(ctx context.Context, path string, master tink.AEAD, edit func(*Key
 // RemasterFile re-encrypts the keyring file at path under newMaster: it
 // loads it under master and saves it, unchanged (same keys, same
 // generation), under newMaster, with the lock and the checks of
-// [EditFile]. It returns the keyring.
+// [EditFile]. Before it replaces the file, it decrypts what it is about to
+// write under newMaster: a new master key that encrypts but does not
+// decrypt (a KMS key this caller may only encrypt with) leaves the file
+// as it was, with an error wrapping [ErrWrongMasterKey] and newMaster's
+// error. It returns the keyring.
 func RemasterFile(ctx context.Context, path string, master, newMaster tink.AEAD, opts ...LoadOption) (*Keyring, error) {
 	if newMaster == nil {
 		return nil, fmt.Errorf("%w: nil new master AEAD", ErrNoMasterKey)
@@ -91,6 +95,9 @@ func editKeyringFile(ctx context.Context, path string, master, saveMaster tink.A
 	out, err := k.marshal(saveMaster)
 	if err != nil {
 		return nil, err
+	}
+	if err := opensUnder(out, master, saveMaster); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// The lock and the content check are of target: a symbolic link at
 	// path switched to another file meanwhile would send the edit to a

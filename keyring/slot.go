@@ -124,13 +124,39 @@ func EditSlot(ctx context.Context, s Slot, master tink.AEAD, edit func(*Keyring)
 
 // RemasterSlot re-encrypts the keyring s holds under newMaster: it loads
 // it under master and saves it, unchanged (same keys, same generation),
-// under newMaster, by compare-and-swap as [EditSlot] does. It returns the
-// keyring.
+// under newMaster, by compare-and-swap as [EditSlot] does. Like
+// [RemasterFile], it first decrypts what it is about to store under
+// newMaster, and stores nothing if that fails. It returns the keyring.
 func RemasterSlot(ctx context.Context, s Slot, master, newMaster tink.AEAD) (*Keyring, error) {
 	if newMaster == nil {
 		return nil, fmt.Errorf("%w: nil new master AEAD", ErrNoMasterKey)
 	}
 	return editSlot(ctx, s, master, newMaster, nil)
+}
+
+// RemasterSlotChecked is [RemasterSlot] with a check: before each attempt
+// saves, check is called on the keyring as loaded, and an error it
+// returns is returned as is, with nothing written. check must not change
+// the keyring (if it does, nothing is written and an error is returned).
+// Package store uses it to refuse re-encrypting a keyring older than the
+// one its table has used.
+func RemasterSlotChecked(ctx context.Context, s Slot, master, newMaster tink.AEAD, check func(*Keyring) error) (*Keyring, error) {
+	if newMaster == nil {
+		return nil, fmt.Errorf("%w: nil new master AEAD", ErrNoMasterKey)
+	}
+	if check == nil {
+		return nil, errors.New("keyring: RemasterSlotChecked: nil check function")
+	}
+	return editSlot(ctx, s, master, newMaster, func(k *Keyring) error {
+		generation := k.generation
+		if err := check(k); err != nil {
+			return err
+		}
+		if k.generation != generation {
+			return errors.New("keyring: RemasterSlotChecked: the check changed the keyring")
+		}
+		return nil
+	})
 }
 
 func editSlot(ctx context.Context, s Slot, master, saveMaster tink.AEAD, edit func(*Keyring) error) (*Keyring, error) {
@@ -157,12 +183,15 @@ func editSlot(ctx context.Context, s Slot, master, saveMaster tink.AEAD, edit fu
 			if err := edit(k); err != nil {
 				return nil, err
 			}
-			if k.generation == generation {
+			if k.generation == generation && saveMaster == master {
 				return k, nil
 			}
 		}
 		out, err := k.marshal(saveMaster)
 		if err != nil {
+			return nil, err
+		}
+		if err := opensUnder(out, master, saveMaster); err != nil {
 			return nil, err
 		}
 		if bytes.Equal(out, data) {
@@ -192,4 +221,20 @@ func backoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// opensUnder checks, when a keyring is re-encrypted under another master
+// key (saveMaster is not master), that out, the keyring as it is about to
+// be written, decrypts under saveMaster: a KMS key may take an Encrypt
+// call and refuse Decrypt (a policy granting kms:Encrypt only), and
+// writing a keyring that no one here can open would lose the copy under
+// the old master key.
+func opensUnder(out []byte, master, saveMaster tink.AEAD) error {
+	if saveMaster == master {
+		return nil
+	}
+	if _, err := unmarshal(out, saveMaster); err != nil {
+		return fmt.Errorf("keyring: the keyring encrypted under the new master key does not decrypt under it (nothing was saved): %w", err)
+	}
+	return nil
 }

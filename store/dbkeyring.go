@@ -176,9 +176,13 @@ func (d *DBKeyring) Edit(ctx context.Context, master tink.AEAD, edit func(*keyri
 
 // Remaster re-encrypts the stored keyring under newMaster (see
 // [keyring.RemasterSlot]) and notifies watchers, which fail to load it
-// (and keep their keyring) until they have newMaster.
+// (and keep their keyring) until they have newMaster. Like [DBKeyring.Edit],
+// it refuses, with an error wrapping [keyring.ErrRollback], a stored
+// keyring older than the table's recorded generation.
 func (d *DBKeyring) Remaster(ctx context.Context, master, newMaster tink.AEAD) (*keyring.Keyring, error) {
-	k, err := keyring.RemasterSlot(ctx, d, master, newMaster)
+	k, err := keyring.RemasterSlotChecked(ctx, d, master, newMaster, func(k *keyring.Keyring) error {
+		return d.checkRecorded(ctx, k)
+	})
 	if err != nil {
 		return nil, err
 	}

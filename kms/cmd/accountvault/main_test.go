@@ -122,6 +122,9 @@ var tableSeq atomic.Int64
 type kmsProxy struct {
 	calls atomic.Int64
 	deny  atomic.Bool
+	// denyDecrypt answers Decrypt requests only as deny does: a caller
+	// whose IAM policy grants kms:Encrypt but not kms:Decrypt.
+	denyDecrypt atomic.Bool
 }
 
 func newKMSProxy(t *testing.T, kmsURL string) (*kmsProxy, string) {
@@ -133,11 +136,11 @@ func newKMSProxy(t *testing.T, kmsURL string) (*kmsProxy, string) {
 	p := new(kmsProxy)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.calls.Add(1)
-		if !p.deny.Load() {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+		if !p.deny.Load() && !(p.denyDecrypt.Load() && op == "Decrypt") {
 			rp.ServeHTTP(w, r)
 			return
 		}
-		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"__type":"AccessDeniedException","message":"User: arn:aws:sts::%s:assumed-role/app/i-0123 is not authorized to perform: kms:%s on this resource because no identity-based policy allows the kms:%s action"}`,
@@ -283,14 +286,17 @@ func cmdKMSKeyState(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// kmsdeny on|off: make the script's proxy answer every KMS request with
-// AccessDeniedException (the application's permission revoked), or pass
-// them through again.
+// kmsdeny on|off|decrypt: make the script's proxy answer every KMS
+// request with AccessDeniedException (the application's permission
+// revoked), or only Decrypt requests (decrypt: a policy that grants
+// kms:Encrypt only), or pass them through again (off).
 func cmdKMSDeny(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-		ts.Fatalf("usage: kmsdeny on|off")
+	if neg || len(args) != 1 || (args[0] != "on" && args[0] != "off" && args[0] != "decrypt") {
+		ts.Fatalf("usage: kmsdeny on|off|decrypt")
 	}
-	ts.Value(keyProxy).(*kmsProxy).deny.Store(args[0] == "on")
+	p := ts.Value(keyProxy).(*kmsProxy)
+	p.deny.Store(args[0] == "on")
+	p.denyDecrypt.Store(args[0] == "decrypt")
 }
 
 // kmscalls N: require that N requests reached the KMS through the script's
