@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/markbates/goth"
@@ -78,7 +79,12 @@ func Save(ctx context.Context, s *store.Store, userID string, u goth.User, opts 
 	for range maxAttempts {
 		cur, err := s.FindByProvider(ctx, u.Provider, u.UserID)
 		if errors.Is(err, accountvault.ErrNotFound) {
-			return s.Upsert(ctx, first)
+			var linked bool
+			cur, linked, err = linkFirst(ctx, s, first)
+			if err != nil || linked {
+				return cur, err
+			}
+			// Linked by another Save meanwhile: cur is that row.
 		}
 		if err != nil {
 			return accountvault.Account{}, err
@@ -98,6 +104,64 @@ func Save(ctx context.Context, s *store.Store, userID string, u goth.User, opts 
 	}
 	return accountvault.Account{}, fmt.Errorf("gothstore: %s account %q changed %d times while being saved: %w",
 		u.Provider, u.UserID, maxAttempts, accountvault.ErrConflict)
+}
+
+// linkLeaseTTL bounds how long a crashed Save holds up the first link of
+// its identity.
+const linkLeaseTTL = 10 * time.Second
+
+// linkFirst writes the first link a of an identity that had none. An
+// Upsert alone would move a link that another Save wrote since the caller
+// looked, user id included; so the first link is written under a lease on
+// the identity (see [store.Store.AcquireLease]), after looking again. If
+// the identity was linked meanwhile, linkFirst returns that row and
+// linked false.
+func linkFirst(ctx context.Context, s *store.Store, a accountvault.Account) (cur accountvault.Account, linked bool, err error) {
+	name := "gothstore/link\x00" + a.ProviderID + "\x00" + a.AccountID
+	var l *store.Lease
+	for {
+		l, err = s.AcquireLease(ctx, name, linkLeaseTTL)
+		var held *store.LeaseHeldError
+		if !errors.As(err, &held) {
+			break
+		}
+		// Another Save is linking this identity: wait for it (polling),
+		// then look again.
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return accountvault.Account{}, false, ctx.Err()
+		case <-t.C:
+		}
+		cur, err = s.FindByProvider(ctx, a.ProviderID, a.AccountID)
+		if err == nil {
+			return cur, false, nil
+		}
+		if !errors.Is(err, accountvault.ErrNotFound) {
+			return accountvault.Account{}, false, err
+		}
+	}
+	if err != nil {
+		return accountvault.Account{}, false, err
+	}
+	defer func() {
+		// A release that fails leaves the lease to lapse after
+		// linkLeaseTTL; the link itself is written.
+		if rerr := s.ReleaseLease(ctx, l); rerr != nil && !errors.Is(rerr, accountvault.ErrConflict) {
+			slog.Default().Warn("gothstore: releasing the link lease failed; it lapses by itself",
+				"provider_id", a.ProviderID, "error", rerr)
+		}
+	}()
+	cur, err = s.FindByProvider(ctx, a.ProviderID, a.AccountID)
+	switch {
+	case err == nil:
+		return cur, false, nil
+	case !errors.Is(err, accountvault.ErrNotFound):
+		return accountvault.Account{}, false, err
+	}
+	cur, err = s.Upsert(ctx, a)
+	return cur, err == nil, err
 }
 
 // newLink returns the Account of a first link.
