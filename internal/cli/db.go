@@ -139,9 +139,14 @@ func closeDB(d *database, err *error) {
 }
 
 // probeTable reads one row, so that a missing table or an unreachable
-// database is reported as a configuration error before any work.
+// database is reported as a configuration error before any work. A row
+// the backend cannot read (a time that is not epoch seconds) is not one:
+// the table answered, and the walk lists that row.
 func probeTable(ctx context.Context, d *database) error {
 	if _, err := d.backend.List(ctx, "", 1); err != nil {
+		if _, rowsOnly := accountvault.RowErrors(err); rowsOnly {
+			return nil
+		}
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
