@@ -168,9 +168,20 @@ func timeExpr(q string) string {
 		WHEN 'integer' THEN ` + q + `
 		WHEN 'text' THEN CASE
 			WHEN ` + q + ` <> '' AND ` + q + ` NOT GLOB '*[^0-9]*' THEN CAST(` + q + ` AS INTEGER)
-			WHEN ` + q + ` GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN CAST(strftime('%s', ` + q + `) AS INTEGER)
+			WHEN ` + isoDate(q) + ` THEN CAST(strftime('%s', ` + q + `) AS INTEGER)
 			END
 		END)`
+}
+
+// isoDate is the condition that the TEXT value q (quoted) is taken for an
+// ISO-8601 date and given to strftime: it starts with a date that exists
+// (strftime would roll 2026-02-30 over to March 2; date() of the date part
+// must give it back unchanged), followed by nothing or by a 'T' or a
+// space and a time. strftime refuses, as NULL, a time or offset it cannot
+// read.
+func isoDate(q string) string {
+	return `(` + q + ` GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND date(substr(` + q + `, 1, 10)) IS substr(` + q + `, 1, 10)` +
+		` AND (length(` + q + `) = 10 OR substr(` + q + `, 11, 1) IN ('T', ' ')))`
 }
 
 // tokenExpr converts the token column q (quoted) to a BLOB of the same

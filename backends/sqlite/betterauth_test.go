@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,70 @@ func TestInvalidTimeRow(t *testing.T) {
 	// Converting again changes nothing and refuses the same rows.
 	if n, again, err := b.ConvertTimes(t.Context()); err != nil || n != 0 || len(again) != 3 {
 		t.Errorf("second ConvertTimes: %d converted, %d refused, %v", n, len(again), err)
+	}
+}
+
+// TestConvertTimesStrict: ConvertTimes converts only dates that exist
+// (strftime alone rolls 2026-02-30 over to March 2), with nothing or a
+// 'T' or a space between date and time, and only to times the Backend
+// reads; it lists the others and leaves them as they are.
+func TestConvertTimesStrict(t *testing.T) {
+	f := betterauthtest.Load(t).Fixture(t, "sqlite-plain")
+	b, db := openRawAt(t, betterauthtest.CopySQLite(t, f), `SELECT 1`, sqlite.WithTable("account"))
+	if err := b.Adopt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range f.Accounts {
+		ids = append(ids, f.Accounts[i].ID)
+	}
+	slices.Sort(ids)
+	values := []struct {
+		v    string
+		want int64 // 0: refused
+	}{
+		{"2026-02-30", 0},
+		{"2026-05-0112:00", 0},
+		{"9999-12-31", 0},
+		{"2026-13-01T00:00:00Z", 0},
+		{"2026-05-01", time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC).Unix()},
+		{"2026-05-01 12:00:00+02:00", time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC).Unix()},
+		{"2024-02-29T23:59:59.999Z", time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC).Unix()},
+	}
+	if len(ids) < len(values) {
+		t.Fatalf("the fixture has %d rows, want %d", len(ids), len(values))
+	}
+	for i, v := range values {
+		if _, err := db.ExecContext(t.Context(), `UPDATE account SET updated_at = ? WHERE id = ?`, v.v, ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converted, refused, err := b.ConvertTimes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedIDs := map[string]bool{}
+	for _, re := range refused {
+		refusedIDs[re.ID] = true
+	}
+	var wantConverted int64
+	for i, v := range values {
+		var typ, got string
+		if err := db.QueryRowContext(t.Context(), `SELECT typeof(updated_at), CAST(updated_at AS TEXT) FROM account WHERE id = ?`, ids[i]).Scan(&typ, &got); err != nil {
+			t.Fatal(err)
+		}
+		if v.want == 0 {
+			if !refusedIDs[ids[i]] || typ != "text" || got != v.v {
+				t.Errorf("%q: refused %v, now %s %q; want refused and left as it was", v.v, refusedIDs[ids[i]], typ, got)
+			}
+			continue
+		}
+		wantConverted++
+		if refusedIDs[ids[i]] || typ != "integer" || got != strconv.FormatInt(v.want, 10) {
+			t.Errorf("%q: refused %v, now %s %q; want converted to %d", v.v, refusedIDs[ids[i]], typ, got, v.want)
+		}
+	}
+	if converted != wantConverted {
+		t.Errorf("ConvertTimes converted %d values, want %d", converted, wantConverted)
 	}
 }

@@ -24,7 +24,7 @@ func convertTimeExpr(q string) string {
 	return `(CASE
 		WHEN typeof(` + q + `) = 'integer' AND ` + q + ` BETWEEN ` + strconv.FormatInt(minMillis, 10) + ` AND ` + strconv.FormatInt(maxMillis, 10) +
 		` THEN ` + q + ` / 1000
-		WHEN typeof(` + q + `) = 'text' AND ` + q + ` GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN CAST(strftime('%s', ` + q + `) AS INTEGER)
+		WHEN typeof(` + q + `) = 'text' AND ` + isoDate(q) + ` THEN CAST(strftime('%s', ` + q + `) AS INTEGER)
 		END)`
 }
 
@@ -107,6 +107,9 @@ func (b *Backend) convertTimes(ctx context.Context, c *sql.Conn) (int64, []*acco
 		return 0, nil, &TableError{Table: b.table, Reason: "is not in accountvault's schema: adopt it first (Backend.Adopt, `accountvault migrate`)"}
 	}
 	t := sqlrow.Quote(b.table)
+	// A value is converted only to one the Backend reads: a date after
+	// the year 5138 ('9999-12-31') is left and listed, like the rest.
+	max := strconv.FormatInt(sqlrow.MaxEpochSeconds, 10)
 	var converted int64
 	for _, sc := range sqlrow.Schema {
 		if sc.Kind != sqlrow.KindTime {
@@ -114,7 +117,7 @@ func (b *Backend) convertTimes(ctx context.Context, c *sql.Conn) (int64, []*acco
 		}
 		q := sqlrow.Quote(sc.Name)
 		res, err := c.ExecContext(ctx, `UPDATE `+t+` SET `+q+` = `+convertTimeExpr(q)+`
-			WHERE `+needsConverting(q)+` AND `+convertTimeExpr(q)+` IS NOT NULL`)
+			WHERE `+needsConverting(q)+` AND `+convertTimeExpr(q)+` BETWEEN -`+max+` AND `+max)
 		if err != nil {
 			return 0, nil, fmt.Errorf("converting %s: %w", sc.Name, err)
 		}
