@@ -41,6 +41,11 @@ const ExpiryDelta = 10 * time.Second
 // loses the new tokens: a provider that revoked the old refresh token on
 // use then needs a new login.
 //
+// Refresh looks the account up by its provider identity only: it does not
+// know which application user asks. A caller acting for a user must check
+// that the returned Account's UserID is that user before using its tokens
+// (or take accountID from that user's own rows, [store.Store.FindForUser]).
+//
 // Refresh is safe for concurrent use, as p and s are. See the package
 // documentation for concurrent refreshes across replicas.
 func Refresh(ctx context.Context, s *store.Store, p goth.Provider, accountID string) (accountvault.Account, error) {
