@@ -139,9 +139,11 @@ func closeDB(d *database, err *error) {
 }
 
 // probeTable reads one row, so that a missing table or an unreachable
-// database is reported as a configuration error before any work.
+// database is reported as a configuration error before any work. A row
+// whose time is not epoch seconds shows that the table is there: the
+// command's walk lists it like any other.
 func probeTable(ctx context.Context, d *database) error {
-	if _, err := d.backend.List(ctx, "", 1); err != nil {
+	if _, err := d.backend.List(ctx, "", 1); err != nil && !errors.Is(err, accountvault.ErrInvalidTime) {
 		if ctx.Err() != nil {
 			return errInterrupted
 		}
