@@ -67,14 +67,25 @@ func WithPasswordHasher(h *password.Hasher) Option {
 // better-auth no longer serves logins; each legacy or weaker hash is then
 // replaced at its user's next successful login.
 //
-// The work of a login does not depend on the option. A failed login
-// costs what it costs without it: the stored hash's own computation and,
-// unless that is an argon2id hash at least as costly as the policy, one
-// argon2id computation under the policy (see [password.Hasher.Verify]);
-// an unknown user costs that one. A successful login on a hash that would have been
-// replaced still does the policy's computation that the replacement would
-// have cost, and discards it, so that its timing does not change when the
-// option is turned off either.
+// While it is on, every login costs the same work whether the user is
+// unknown, has no password, has a policy argon2id hash or has better-auth's
+// scrypt hash, and whether the password is right or wrong: one better-auth
+// scrypt computation (N=16384, r=16, p=1, 32 MiB) and then one argon2id
+// computation under the hasher's policy, the user's own hash standing for
+// the one of its kind and dummy hashes, made at start-up, for the others
+// (see [password.Hasher.VerifyScryptPadded]). Without that padding an unknown
+// user would cost the argon2id alone and a better-auth user the scrypt as
+// well, so the time of a failed login would tell, for as long as the
+// transition lasts, every better-auth user from a non-existent one. The
+// cost: every login through accountvault pays a scrypt on top of the
+// argon2id while the option is on (with the default policy, an unknown user's login
+// costs 1.4 times what it costs with the option off; BENCHMARKS.md).
+//
+// What still differs: a bcrypt hash (pylon) or an argon2id hash with other
+// parameters than the policy's adds its own computation between the two
+// (an argon2id hash at least as costly as the policy replaces the policy's
+// computation by its own), so its users remain distinguishable by time,
+// as they are without the option (SECURITY.md, "Login-path attackers").
 //
 // SetPassword is not affected: it writes an argon2id hash, which
 // better-auth cannot verify, so from then on that user logs in through
@@ -150,13 +161,17 @@ func (s *Store) SetPassword(ctx context.Context, userID, pw string) error {
 // hash through CompareAndSwap: a password changed concurrently is never
 // overwritten, and a failed upgrade is logged without failing the login.
 // Under [WithoutPasswordUpgrade] nothing is replaced: the stored hash stays
-// byte for byte what it was, and one argon2id computation under the
-// policy is run and discarded instead, the work the replacement would have
-// cost; if ctx is done before it finishes, the error is ctx's, wrapped.
+// byte for byte what it was, and every login, right or wrong, does one
+// better-auth scrypt and one policy argon2id computation (and the stored
+// hash's own when it is neither: see the option); if ctx is done before
+// they finish, the error is ctx's, wrapped.
 func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, error) {
 	raw, err := s.b.FindByProvider(ctx, accountvault.ProviderCredential, userID)
 	if err != nil && !errors.Is(err, accountvault.ErrNotFound) {
 		return false, err
+	}
+	if s.pw.noUpgrade {
+		return s.verifyPadded(ctx, raw, err == nil, pw)
 	}
 	if err != nil || raw.Password.IsZero() {
 		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
@@ -175,17 +190,28 @@ func (s *Store) VerifyPassword(ctx context.Context, userID, pw string) (bool, er
 	if !match || !upgrade {
 		return match, nil
 	}
-	if s.pw.noUpgrade {
-		// What the upgrade's Hash would have cost, so that the time of a
-		// successful login tells no more about the hash's kind than with
-		// upgrades on.
-		if err := s.pw.h.VerifyDummy(ctx, pw); err != nil {
-			return false, fmt.Errorf("store: verifying password: %w", err)
-		}
-		return true, nil
-	}
 	s.upgradeHash(ctx, raw, pw)
 	return true, nil
+}
+
+// verifyPadded is VerifyPassword under WithoutPasswordUpgrade: the row
+// (found is false when there is none) is verified with the hasher's
+// scrypt-padded methods, so that every login, failed or successful, does
+// one better-auth scrypt derivation and then one argon2id under the policy
+// (and the stored hash's own, when it is neither of those), and nothing is
+// written.
+func (s *Store) verifyPadded(ctx context.Context, raw accountvault.SealedRow, found bool, pw string) (bool, error) {
+	if !found || raw.Password.IsZero() {
+		if err := s.pw.h.VerifyDummyScryptPadded(ctx, pw); err != nil {
+			return false, fmt.Errorf("store: verifying password: %w", err)
+		}
+		return false, nil
+	}
+	match, _, err := s.pw.h.VerifyScryptPadded(ctx, pw, raw.Password.Reveal())
+	if err != nil {
+		return false, fmt.Errorf("store: verifying password of row %q: %w", raw.ID, err)
+	}
+	return match, nil
 }
 
 // upgradeHash replaces raw's password hash with a fresh one, unless the row

@@ -407,14 +407,18 @@ func TestWithoutPasswordUpgrade(t *testing.T) {
 }
 
 // TestWithoutPasswordUpgradeCostsTheSame counts key derivations through
-// the hashing hook under WithoutPasswordUpgrade. A failed login does the
-// policy's argon2id derivation after the stored hash's own, whatever that
-// hash is (better-auth scrypt as better-auth wrote it, bcrypt, weaker
-// argon2id), and an unknown user does exactly that one: the failed-login
-// work comes from extra work, and no hash is rewritten. A successful login
-// on a hash that upgrades would replace does the policy's derivation too,
-// which is what it costs with upgrades on (their Hash), so its work does
-// not depend on the option either; a policy hash costs its own only.
+// the hashing hook under WithoutPasswordUpgrade, where better-auth's scrypt
+// hashes are kept. Every login, failed or successful, of an unknown user,
+// a user without a credential row or without a password, a user with a
+// policy argon2id hash and a user with better-auth's scrypt hash does
+// exactly one better-auth scrypt derivation and then one argon2id under
+// the policy, the same sequence, dummy derivations standing in for the
+// hash the user does not have: the work of a login tells none of them
+// apart. Other hashes add their own derivation between the two (weaker
+// argon2id, bcrypt) or replace the policy's by theirs (a stronger
+// argon2id), so they still cost at least that pair. No hash is rewritten.
+// With upgrades on, a successful login on a hash that would be replaced
+// does its own derivation and the upgrade's Hash, as before.
 func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
 	env := avtest.New(t, "sqlite")
 	k := genKeyring(t)
@@ -437,9 +441,18 @@ func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	strongPolicy := password.Policy{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+	strong, err := password.New(password.WithPolicy(strongPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strongHash, err := strong.Hash(ctx, "pw-strong")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ba := betterAuthPasswords(t, "sqlite-plain")[0]
-	hashes := map[string]string{"weak": weakHash, "bc": string(bc), "sc": ba.Password.Stored, "alice": storedHash(t, env, "alice")}
-	for _, user := range []string{"weak", "bc", "sc"} {
+	hashes := map[string]string{"weak": weakHash, "strong": strongHash, "bc": string(bc), "sc": ba.Password.Stored, "alice": storedHash(t, env, "alice")}
+	for _, user := range []string{"weak", "strong", "bc", "sc"} {
 		mustUpsert(t, s, accountvault.Account{ID: "cred-" + user, UserID: user, ProviderID: accountvault.ProviderCredential,
 			AccountID: user, Password: accountvault.NewSecret(hashes[user])})
 	}
@@ -461,18 +474,21 @@ func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
 		match    bool
 		want     []kdftrace.Call
 	}{
-		{"nobody", "wrong password", false, []kdftrace.Call{policy}},
-		{"bob", "wrong password", false, []kdftrace.Call{policy}},
-		{"carol", "wrong password", false, []kdftrace.Call{policy}},
-		{"alice", "wrong password", false, []kdftrace.Call{policy}},
-		{"weak", "wrong password", false, []kdftrace.Call{argon2id(weakPolicy), policy}},
+		{"nobody", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
+		{"bob", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
+		{"carol", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
+		{"alice", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
 		{"sc", "wrong password", false, []kdftrace.Call{scryptCall, policy}},
-		{"bc", "wrong password", false, []kdftrace.Call{bcryptCall, policy}},
-		{"bc", "pw" + strings.Repeat("!", 80), false, []kdftrace.Call{bcryptCall, policy}},
-		{"alice", "pw-alice", true, []kdftrace.Call{policy}},
-		{"weak", "pw-weak", true, []kdftrace.Call{argon2id(weakPolicy), policy}},
+		{"nobody", "pw" + strings.Repeat("!", 80), false, []kdftrace.Call{scryptCall, policy}},
+		{"weak", "wrong password", false, []kdftrace.Call{scryptCall, argon2id(weakPolicy), policy}},
+		{"strong", "wrong password", false, []kdftrace.Call{scryptCall, argon2id(strongPolicy)}},
+		{"bc", "wrong password", false, []kdftrace.Call{scryptCall, bcryptCall, policy}},
+		{"bc", "pw" + strings.Repeat("!", 80), false, []kdftrace.Call{scryptCall, bcryptCall, policy}},
+		{"alice", "pw-alice", true, []kdftrace.Call{scryptCall, policy}},
 		{"sc", ba.Password.Plaintext, true, []kdftrace.Call{scryptCall, policy}},
-		{"bc", "pw-bc", true, []kdftrace.Call{bcryptCall, policy}},
+		{"weak", "pw-weak", true, []kdftrace.Call{scryptCall, argon2id(weakPolicy), policy}},
+		{"strong", "pw-strong", true, []kdftrace.Call{scryptCall, argon2id(strongPolicy)}},
+		{"bc", "pw-bc", true, []kdftrace.Call{scryptCall, bcryptCall, policy}},
 	} {
 		rec.Reset()
 		verify(t, s, c.user, c.pw, c.match)
@@ -484,14 +500,16 @@ func TestWithoutPasswordUpgradeCostsTheSame(t *testing.T) {
 		}
 	}
 
-	// With upgrades on, a successful login on those hashes does the same
-	// derivations (its own, then the upgrade's Hash under the policy).
+	// With upgrades on (the option off), a successful login on those
+	// hashes does its own derivation, then the upgrade's Hash under the
+	// policy, and no scrypt padding.
 	plain := newStore(t, env, k)
 	for _, c := range []struct {
 		user, pw string
 		own      kdftrace.Call
 	}{
 		{"weak", "pw-weak", argon2id(weakPolicy)},
+		{"strong", "pw-strong", argon2id(strongPolicy)},
 		{"sc", ba.Password.Plaintext, scryptCall},
 		{"bc", "pw-bc", bcryptCall},
 	} {

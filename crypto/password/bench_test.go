@@ -104,7 +104,12 @@ func BenchmarkVerify(b *testing.B) {
 // The kinds: argon2id at DefaultPolicy and at OWASPPolicy (m=19 MiB, t=2,
 // p=1, cheaper), better-auth scrypt, bcrypt at cost 4 (the cheapest
 // accepted) and 10, and bcrypt at cost 4 given a password over its 72
-// bytes.
+// bytes. The kinds padded-* are the scrypt-padded methods (what a store
+// under WithoutPasswordUpgrade runs), each against the same unpadded
+// unknown user: padded-unknown (VerifyDummyScryptPadded) over unknown is
+// the cost of a login with the option on over one with it off, and
+// padded-argon2id-policy and padded-scrypt (VerifyScryptPadded, wrong
+// password) must cost what padded-unknown does.
 //
 //	go test -run '^$' -bench FailedVerify -benchtime 20x -count 8 ./crypto/password | tee /tmp/bench-failed.txt
 //	benchstat /tmp/bench-failed.txt
@@ -135,19 +140,34 @@ func BenchmarkFailedVerify(b *testing.B) {
 	}
 	for _, k := range []struct {
 		name, pw, stored string // stored "": the unknown user
+		padded           bool   // the scrypt-padded methods
 	}{
-		{"unknown", wrong, ""},
-		{"argon2id-policy", wrong, hashWith(DefaultPolicy())},
-		{"argon2id-owasp", wrong, hashWith(OWASPPolicy())},
-		{"scrypt", wrong, scrypt},
-		{"bcrypt-4", wrong, bcryptOf(4)},
-		{"bcrypt-10", wrong, bcryptOf(10)},
-		{"bcrypt-4-over72", strings.Repeat(wrong, 3), bcryptOf(4)},
+		{"unknown", wrong, "", false},
+		{"argon2id-policy", wrong, hashWith(DefaultPolicy()), false},
+		{"argon2id-owasp", wrong, hashWith(OWASPPolicy()), false},
+		{"scrypt", wrong, scrypt, false},
+		{"bcrypt-4", wrong, bcryptOf(4), false},
+		{"bcrypt-10", wrong, bcryptOf(10), false},
+		{"bcrypt-4-over72", strings.Repeat(wrong, 3), bcryptOf(4), false},
+		{"padded-unknown", wrong, "", true},
+		{"padded-argon2id-policy", wrong, hashWith(DefaultPolicy()), true},
+		{"padded-scrypt", wrong, scrypt, true},
 	} {
 		kind := unknown
-		if k.stored != "" {
+		switch {
+		case k.stored == "" && k.padded:
 			kind = func() {
-				if match, _, err := h.Verify(ctx, k.pw, k.stored); err != nil || match {
+				if err := h.VerifyDummyScryptPadded(ctx, k.pw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		case k.stored != "":
+			verify := h.Verify
+			if k.padded {
+				verify = h.VerifyScryptPadded
+			}
+			kind = func() {
+				if match, _, err := verify(ctx, k.pw, k.stored); err != nil || match {
 					b.Fatal(match, err)
 				}
 			}

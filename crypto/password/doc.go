@@ -64,6 +64,18 @@
 // successful verification costs only its hash's own computation. Nothing
 // in this package rewrites stored hashes: verification is read-only.
 //
+// Where better-auth's scrypt hashes are kept rather than replaced (a
+// transition during which better-auth still verifies them), those users
+// would stay distinguishable from unknown ones for the whole transition.
+// [Hasher.VerifyScryptPadded] and [Hasher.VerifyDummyScryptPadded] are for
+// that case: they add one better-auth scrypt derivation against a dummy
+// hash, first, unless the stored hash is better-auth scrypt, and do the
+// policy's work whether the password matches or not. Every call then does
+// one scrypt and one policy argon2id derivation, in that order, for an
+// unknown user, an argon2id hash at the policy and a better-auth scrypt
+// hash alike, right password or wrong; other hashes add their own
+// derivation. It costs a scrypt per login more.
+//
 // # Memory
 //
 // argon2id's memory is its defence, and a login storm's danger: each hash

@@ -18,8 +18,9 @@ type Hasher struct {
 	policy    Policy
 	bounds    Bounds
 	lim       *limiter
-	verifiers []Verifier // argon2id first, then WithVerifier ones, then legacy
-	dummy     *phc       // argon2id hash under policy, matching no password
+	verifiers []Verifier  // argon2id first, then WithVerifier ones, then legacy
+	dummy     *phc        // argon2id hash under policy, matching no password
+	dummySc   *scryptHash // better-auth scrypt hash, matching no password
 }
 
 // New returns a Hasher. Without options it uses [DefaultPolicy],
@@ -28,8 +29,10 @@ type Hasher struct {
 // Bcrypt([DefaultBcryptMaxCost]).
 //
 // New does no hashing: the dummy hash of [Hasher.VerifyDummy] and of failed
-// verifications is a random salt and tag under the policy's parameters. An
-// invalid policy, bounds or option is an error wrapping [ErrInvalidConfig].
+// verifications is a random salt and tag under the policy's parameters, and
+// the dummy scrypt hash of the scrypt-padded methods a random salt and key.
+// An invalid policy, bounds or option is an error wrapping
+// [ErrInvalidConfig].
 func New(opts ...Option) (*Hasher, error) {
 	c := config{policy: DefaultPolicy(), bounds: DefaultBounds()}
 	for _, o := range opts {
@@ -55,12 +58,17 @@ func New(opts ...Option) (*Hasher, error) {
 	if err != nil {
 		return nil, err
 	}
+	dummySc, err := dummyScrypt()
+	if err != nil {
+		return nil, err
+	}
 
 	h := &Hasher{
-		policy: c.policy,
-		bounds: c.bounds,
-		lim:    newLimiter(int64(n) * int64(c.policy.Memory)),
-		dummy:  dummy,
+		policy:  c.policy,
+		bounds:  c.bounds,
+		lim:     newLimiter(int64(n) * int64(c.policy.Memory)),
+		dummy:   dummy,
+		dummySc: dummySc,
 	}
 	h.verifiers = append(h.verifiers, argon2idVerifier{bounds: c.bounds})
 	h.verifiers = append(h.verifiers, c.verifiers...)
@@ -129,6 +137,42 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 //
 // For an unknown user call [Hasher.VerifyDummy] instead.
 func (h *Hasher) Verify(ctx context.Context, password, stored string) (match, needsUpgrade bool, err error) {
+	return h.verify(ctx, password, stored, false)
+}
+
+// VerifyScryptPadded is [Hasher.Verify] padded to better-auth's work: its
+// checks, errors and answers are Verify's, and its work is that of a
+// failed Verify whether or not password matches, plus one better-auth
+// scrypt derivation ([BetterAuthScrypt]'s N=16384, r=16, p=1, 32 MiB)
+// when stored is not a better-auth scrypt hash, run first, against a
+// dummy hash made by [New], under the limiter, and discarded.
+//
+// So every call does exactly one better-auth scrypt derivation and then
+// one argon2id derivation under the policy when stored is an argon2id
+// hash with exactly the policy's costs (its own derivation) or a
+// better-auth scrypt hash (its own scrypt, then the policy's against the
+// dummy), as [Hasher.VerifyDummyScryptPadded] does for an unknown user: a
+// login can not tell those users from each other, nor from an unknown
+// one, by the work it does, and a right password costs what a wrong one
+// does. Other hashes add their own derivation between the two (an
+// argon2id hash cheaper than the policy, bcrypt, an application's format)
+// or replace the policy's by theirs (an argon2id hash at least as costly
+// as the policy, with other parameters), so they cost at least that pair
+// and can be told apart from it, as with Verify.
+//
+// It is for a store that keeps better-auth's scrypt hashes unreplaced
+// (a transition during which better-auth still verifies them), where a
+// cheaper unknown-user path would tell, for as long as the transition
+// lasts, every better-auth user from a non-existent one. The price is a
+// scrypt derivation (32 MiB in the limiter) on every call that Verify
+// would not have made: with [DefaultPolicy], an unknown user costs about
+// 1.4 times what VerifyDummy does (the project's BENCHMARKS.md).
+func (h *Hasher) VerifyScryptPadded(ctx context.Context, password, stored string) (match, needsUpgrade bool, err error) {
+	return h.verify(ctx, password, stored, true)
+}
+
+// verify is Verify, and with padded, VerifyScryptPadded.
+func (h *Hasher) verify(ctx context.Context, password, stored string, padded bool) (match, needsUpgrade bool, err error) {
 	pw, err := normalize(password)
 	if err != nil {
 		return false, false, err
@@ -137,23 +181,33 @@ func (h *Hasher) Verify(ctx context.Context, password, stored string) (match, ne
 	if err != nil {
 		return false, false, err
 	}
+	if _, isScrypt := ph.(*scryptHash); padded && !isScrypt {
+		if err := h.scryptWork(ctx, pw); err != nil {
+			return false, false, err
+		}
+	}
 	match, err = h.run(ctx, ph.Cost(), func() (bool, error) {
 		if v, ok := ph.(nfkcVerifier); ok {
 			return v.verifyNFKC(pw)
 		}
 		return ph.Verify(password)
 	})
-	switch p, isArgon2id := ph.(*phc); {
+	p, isArgon2id := ph.(*phc)
+	switch {
 	case err != nil:
 		return false, false, err
 	case match && isArgon2id:
-		return true, !p.matches(h.policy), nil
+		needsUpgrade = !p.matches(h.policy)
 	case match:
-		return true, true, nil
-	case isArgon2id && p.atLeast(h.policy):
-		return false, false, nil
+		needsUpgrade = true
 	}
-	return false, false, h.policyWork(ctx, pw)
+	if (match && !padded) || (isArgon2id && p.atLeast(h.policy)) {
+		return match, needsUpgrade, nil
+	}
+	if err := h.policyWork(ctx, pw); err != nil {
+		return false, false, err
+	}
+	return match, needsUpgrade, nil
 }
 
 // VerifyDummy does the work of a Verify that fails, for a user that does not
@@ -171,6 +225,32 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 		return err
 	}
 	return h.policyWork(ctx, pw)
+}
+
+// VerifyDummyScryptPadded is [Hasher.VerifyDummy] padded as
+// [Hasher.VerifyScryptPadded] is: the same password checks, then one
+// better-auth scrypt derivation against a dummy hash, then one argon2id
+// derivation under the policy against another, each under the limiter.
+// Call it for an unknown user where a known user's hash would be verified
+// with VerifyScryptPadded.
+func (h *Hasher) VerifyDummyScryptPadded(ctx context.Context, password string) error {
+	pw, err := normalize(password)
+	if err != nil {
+		return err
+	}
+	if err := h.scryptWork(ctx, pw); err != nil {
+		return err
+	}
+	return h.policyWork(ctx, pw)
+}
+
+// scryptWork runs one better-auth scrypt derivation of pw (NFKC) against
+// the dummy scrypt hash, under the limiter, and discards the answer.
+func (h *Hasher) scryptWork(ctx context.Context, pw []byte) error {
+	_, err := h.run(ctx, h.dummySc.Cost(), func() (bool, error) {
+		return h.dummySc.verifyNFKC(pw)
+	})
+	return err
 }
 
 // policyWork runs one argon2id computation of pw (NFKC) under h's policy

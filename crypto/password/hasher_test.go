@@ -351,6 +351,127 @@ func TestFailedVerifyCancelled(t *testing.T) {
 	}
 }
 
+// TestScryptPaddedWork checks, through the derivation hook, that
+// VerifyScryptPadded and VerifyDummyScryptPadded do one better-auth scrypt
+// derivation and then one argon2id under the policy, the same sequence
+// for an unknown user, an argon2id hash at the policy and a better-auth
+// scrypt hash, with a right password as with a wrong one (dummy
+// derivations standing in for the hash the user does not have), and that
+// other hashes add their own derivation (or replace the policy's by a
+// costlier one) without doing less. Invalid input does no derivation, and
+// a context done during the padding is reported.
+func TestScryptPaddedWork(t *testing.T) {
+	ctx := context.Background()
+	h := newHasher(t, WithPolicy(smallPolicy), WithVerifier(prefixVerifier{kib: 1}))
+	argon := func(p Policy) (string, kdftrace.Call) {
+		s, err := newHasher(t, WithPolicy(p)).Hash(ctx, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, policyCall(p)
+	}
+	sc := readVectors(t, "testdata/scrypt-betterauth.txt")[0]
+	const bcrypt4 = "$2a$04$saltsaltsaltsaltsaltsOh9rCgsOi8IYqmtEm1s6duinLpzU3Bba" // "password"
+	scryptCall := kdftrace.Call{Alg: "scrypt", N: 16384, R: 16, P: 1, KeyLen: 64, SaltLen: 32}
+	bcryptCall := kdftrace.Call{Alg: "bcrypt", Cost: 4}
+	policy := policyCall(smallPolicy)
+	atPolicy, _ := argon(smallPolicy)
+	below, belowCall := argon(Policy{Memory: 32, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	above, aboveCall := argon(Policy{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32})
+	pair := []kdftrace.Call{scryptCall, policy}
+
+	log := watchKDF(t)
+	for _, tc := range []struct {
+		name, pw, stored string // stored "": VerifyDummyScryptPadded
+		match            bool
+		want             []kdftrace.Call
+	}{
+		{"unknown user", "wrong", "", false, pair},
+		{"argon2id at policy", "wrong", atPolicy, false, pair},
+		{"argon2id at policy, right password", "password", atPolicy, true, pair},
+		{"better-auth scrypt", "wrong", sc.fields[0], false, pair},
+		{"better-auth scrypt, right password", sc.password, sc.fields[0], true, pair},
+		{"argon2id below policy", "wrong", below, false, []kdftrace.Call{scryptCall, belowCall, policy}},
+		{"argon2id below policy, right password", "password", below, true, []kdftrace.Call{scryptCall, belowCall, policy}},
+		{"argon2id above policy", "wrong", above, false, []kdftrace.Call{scryptCall, aboveCall}},
+		{"argon2id above policy, right password", "password", above, true, []kdftrace.Call{scryptCall, aboveCall}},
+		{"bcrypt", "wrong", bcrypt4, false, []kdftrace.Call{scryptCall, bcryptCall, policy}},
+		{"bcrypt, right password", "password", bcrypt4, true, []kdftrace.Call{scryptCall, bcryptCall, policy}},
+		{"own format", "wrong", "plain$x", false, pair},
+		{"own format, right password", "x", "plain$x", true, pair},
+	} {
+		log.Reset()
+		var match, upgrade bool
+		var err error
+		if tc.stored == "" {
+			err = h.VerifyDummyScryptPadded(ctx, tc.pw)
+		} else {
+			match, upgrade, err = h.VerifyScryptPadded(ctx, tc.pw, tc.stored)
+		}
+		if err != nil || match != tc.match {
+			t.Errorf("%s: match %v, err %v; want match %v", tc.name, match, err, tc.match)
+			continue
+		}
+		if got := log.Calls(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: derived %+v, want %+v", tc.name, got, tc.want)
+		}
+		if tc.stored != "" {
+			if _, wantUp, _ := h.Verify(ctx, tc.pw, tc.stored); upgrade != wantUp {
+				t.Errorf("%s: needsUpgrade %v, Verify says %v", tc.name, upgrade, wantUp)
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		name, pw, stored string
+		want             error
+	}{
+		{"empty password", "", atPolicy, ErrPasswordEmpty},
+		{"password too long", strings.Repeat("x", MaxPasswordLen+1), atPolicy, ErrPasswordTooLong},
+		{"malformed hash", "password", "$argon2id$v=19$m=64", ErrMalformedHash},
+		{"hash out of bounds", "password", "$argon2id$v=19$m=1048576,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", ErrHashBounds},
+	} {
+		log.Reset()
+		if _, _, err := h.VerifyScryptPadded(ctx, tc.pw, tc.stored); !errors.Is(err, tc.want) {
+			t.Errorf("%s: VerifyScryptPadded err %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.want == ErrPasswordEmpty || tc.want == ErrPasswordTooLong {
+			if err := h.VerifyDummyScryptPadded(ctx, tc.pw); !errors.Is(err, tc.want) {
+				t.Errorf("%s: VerifyDummyScryptPadded err %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		if n := log.Count(); n != 0 {
+			t.Errorf("%s: %d derivations, want none", tc.name, n)
+		}
+	}
+
+	// A context done during the padding scrypt is reported, and nothing
+	// more is derived.
+	for _, unknown := range []bool{false, true} {
+		cctx, cancel := context.WithCancel(ctx)
+		log.Reset()
+		log.OnBegin(func(c kdftrace.Call) {
+			if c.Alg == "scrypt" {
+				cancel()
+			}
+		})
+		var err error
+		if unknown {
+			err = h.VerifyDummyScryptPadded(cctx, "password")
+		} else {
+			_, _, err = h.VerifyScryptPadded(cctx, "password", atPolicy)
+		}
+		log.OnBegin(nil)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled during the padding (unknown user %v): err %v, want context.Canceled", unknown, err)
+		}
+		if got := log.Calls(); !slices.Equal(got, []kdftrace.Call{scryptCall}) {
+			t.Errorf("cancelled during the padding (unknown user %v): derived %+v, want the scrypt only", unknown, got)
+		}
+	}
+}
+
 // TestDefaultsAreValues checks that no importer can weaken the published
 // policies and bounds: each call returns a fresh value, and changing one
 // changes neither the next call nor what New uses. (When they were

@@ -1,6 +1,7 @@
 package password
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -72,6 +73,17 @@ func (h *scryptHash) verifyNFKC(pw []byte) (bool, error) {
 		return false, fmt.Errorf("password: scrypt: %w", err)
 	}
 	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
+}
+
+// dummyScrypt returns a better-auth scrypt hash with a random salt and key.
+// No password hashes to it (but with probability 2^-512); verifying against
+// it costs exactly what verifying a real one costs.
+func dummyScrypt() (*scryptHash, error) {
+	b := make([]byte, scryptSaltHex/2+scryptKeyLen)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("password: reading random bytes: %w", err)
+	}
+	return &scryptHash{salt: hex.EncodeToString(b[:scryptSaltHex/2]), key: b[scryptSaltHex/2:]}, nil
 }
 
 // Format prints the kind of hash only, whatever the verb.
