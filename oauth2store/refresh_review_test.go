@@ -248,3 +248,41 @@ func TestNonRotatingRefreshNotOverwrittenByOlder(t *testing.T) {
 		t.Errorf("the paused holder returned generation %d, not the newest, %d", srv.generation(r.tok.AccessToken), srv.generation(tb.AccessToken))
 	}
 }
+
+// TestCancelledCallerRefreshStored: a caller whose context ends while the
+// token request is under way gets its context's error; the refresh is
+// finished and stored, and the shared work does not outlive it.
+func TestCancelledCallerRefreshStored(t *testing.T) {
+	_, stores := replicas(t, "sqlite")
+	srv := newAuthServer(t, time.Hour)
+	link(t, stores[0], srv.login(t), true)
+	inRequest, release := make(chan struct{}), make(chan struct{})
+	hc := srvClient(func() { close(inRequest); <-release })
+	hctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
+	src, err := oauth2store.New(hctx, stores[1], srv.cfg, provider, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(hctx)
+	done := make(chan error, 1)
+	go func() { _, err := src.TokenContext(cctx); done <- err }()
+	select {
+	case <-inRequest:
+	case err := <-done:
+		t.Fatalf("TokenContext returned before its token request: %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("TokenContext with a cancelled context: %v, want context.Canceled", err)
+	}
+	close(release)
+	// A second caller joins the flight or reads what it stored.
+	tok, err := src.Token()
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	newest, g := srv.newest()
+	if g != 1 || tok.AccessToken != newest.access || !holds(find(t, stores[0]), newest) {
+		t.Errorf("after a cancelled caller: generation %d issued; the refresh was not stored and served", g)
+	}
+}
