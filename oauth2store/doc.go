@@ -43,15 +43,27 @@
 //   - A holder that crashed leaves its lease behind until it expires
 //     ([WithLeaseTTL], default 30 s); then a waiter takes it over. To keep
 //     a slow holder from overlapping with the one that takes over, the
-//     token request is cancelled after half of the lease's life.
+//     token request is cancelled after half of the lease's life. Once the
+//     token endpoint has answered, storing the answer has a lease life of
+//     its own, however long the wait for the lease was: an answer that is
+//     not stored is a lost grant. A caller waits for the lease for up to
+//     two of its lives; a lease record that claims a longer life (written
+//     by a database writer, or by a replica whose clock ran far ahead) is
+//     honoured for one life from when a replica first sees it
+//     ([store.Store.AcquireLease]), so every Source must use the same
+//     [WithLeaseTTL].
 //   - A lost compare-and-swap under the lease means the row was written
-//     outside the protocol (a re-link). If the row still holds the
-//     refresh token this refresh spent, the refresh's result is the
-//     newest pair and is written over the changed row; if it holds
-//     another refresh token, that one is newer, and its access token is
-//     returned if usable, or else an error wrapping
+//     outside the protocol (a re-link), or by a replica that took over
+//     the lease after this holder's lapsed. If the row still holds the
+//     refresh token this refresh spent (the server rotated it), the
+//     refresh's result is the newest pair and is written over the changed
+//     row; if it holds another refresh token, that one is newer, and its
+//     access token is returned if usable, or else an error wrapping
 //     [accountvault.ErrConflict] (the next call starts over from the row).
-//     A refresh token that a refresh has spent is never used again.
+//     If the server kept the refresh token, nothing was spent, and a
+//     usable access token that someone else stored meanwhile is kept and
+//     returned. A refresh token that a refresh has spent is never used
+//     again.
 //
 // A lease left behind by a crashed holder stays in the metadata table
 // until the next refresh of the account replaces it; a released one is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,9 @@ func leaseName(provider, account string) string {
 // fetch returns the stored token if it is valid, and otherwise gets the
 // refresh lease and refreshes it, or waits for the holder of the lease to
 // store a new one.
-func (src *Source) fetch(ctx context.Context) (*oauth2.Token, error) {
+func (src *Source) fetch(base context.Context) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(base, 2*src.o.leaseTTL)
+	defer cancel()
 	src.count(func(c *counters) { c.flights.Add(1) })
 	a, err := src.read(ctx)
 	if err != nil {
@@ -60,7 +63,11 @@ func (src *Source) fetch(ctx context.Context) (*oauth2.Token, error) {
 		}
 		l, err := src.s.AcquireLease(ctx, leaseName(src.provider, src.account), src.o.leaseTTL)
 		if err == nil {
-			return src.refresh(ctx, l, seen)
+			// The refresh's time is the lease's, not what is left of
+			// the wait: a token request cut short by the wait's
+			// deadline may have spent the refresh token, and an
+			// answer not stored for lack of time loses the grant.
+			return src.refresh(base, l, seen)
 		}
 		var held *store.LeaseHeldError
 		if !errors.As(err, &held) {
@@ -103,12 +110,21 @@ func (src *Source) usable(a *accountvault.Account, seen accountvault.Secret) boo
 // refresh runs under the lease l: it reads the account again (the last
 // holder may have stored a token just before the lease was free), asks
 // the token endpoint, and stores the result. It releases l.
-func (src *Source) refresh(ctx context.Context, l *store.Lease, seen accountvault.Secret) (*oauth2.Token, error) {
+//
+// base has no deadline: the read and the token request end with the first
+// half of the lease's life; once the token endpoint has answered, storing
+// its answer (and releasing l) has another lease life, even if the lease
+// lapses meanwhile: a rotated refresh token that is not stored is lost.
+func (src *Source) refresh(base context.Context, l *store.Lease, seen accountvault.Secret) (*oauth2.Token, error) {
+	ctx, cancel := context.WithDeadline(base, l.Expires.Add(-src.o.leaseTTL/2))
+	defer cancel()
 	defer func() {
 		// A release that fails changes nothing for correctness: the
 		// row is what callers poll, and the lease lapses by itself. It
 		// is logged, not returned: the caller's token is good.
-		switch err := src.s.ReleaseLease(ctx, l); {
+		rctx, cancel := context.WithTimeout(base, src.o.leaseTTL)
+		defer cancel()
+		switch err := src.s.ReleaseLease(rctx, l); {
 		case errors.Is(err, accountvault.ErrConflict):
 			// Taken over after it lapsed: nothing to release.
 			src.count(func(c *counters) { c.leaseLost.Add(1) })
@@ -131,18 +147,22 @@ func (src *Source) refresh(ctx context.Context, l *store.Lease, seen accountvaul
 
 	// The token request must end while the lease holds, with time left
 	// to store its result: otherwise another replica could take the
-	// lease over and spend the same refresh token.
-	rctx, cancel := context.WithDeadline(ctx, l.Expires.Add(-src.o.leaseTTL/2))
-	defer cancel()
+	// lease over and spend the same refresh token. ctx ends at half the
+	// lease's life.
 	src.count(func(c *counters) { c.refreshes.Add(1) })
-	t, err := src.cfg.TokenSource(rctx, &oauth2.Token{RefreshToken: a.RefreshToken.Reveal()}).Token()
+	t, err := src.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: a.RefreshToken.Reveal()}).Token()
 	if err != nil {
-		return nil, fmt.Errorf("oauth2store: refreshing the token of %s: %w", src.name(), err)
+		return nil, &refreshError{name: src.name(), err: err, msg: describe(err, a.RefreshToken.Reveal(), a.AccessToken.Reveal())}
 	}
 	if t.AccessToken == "" {
 		return nil, fmt.Errorf("oauth2store: refreshing the token of %s: the server returned no access token", src.name())
 	}
+	ctx, cancel = context.WithTimeout(base, src.o.leaseTTL)
+	defer cancel()
 
+	// Whether the server rotated the refresh token: only then was the
+	// stored one spent, and the result surely the newest.
+	rotated := t.RefreshToken != "" && t.RefreshToken != a.RefreshToken.Reveal()
 	for range maxSwaps {
 		n := refreshed(&a, t)
 		err := src.s.CompareAndSwap(ctx, a, n)
@@ -166,6 +186,13 @@ func (src *Source) refresh(ctx context.Context, l *store.Lease, seen accountvaul
 				return token(&cur), nil
 			}
 			return nil, fmt.Errorf("oauth2store: account %s was rewritten during its refresh: %w", src.name(), accountvault.ErrConflict)
+		}
+		if !rotated && !cur.AccessToken.Equal(a.AccessToken) && src.usable(&cur, seen) {
+			// The server keeps the refresh token, so this refresh
+			// spent nothing: another refresh with it (a replica that
+			// took the lease over after this one's lapsed) or a
+			// re-link stored this access token, no older than ours.
+			return token(&cur), nil
 		}
 		// The row still holds the refresh token this refresh spent:
 		// what the server returned is the newest pair. Write it over
@@ -237,4 +264,57 @@ func (src *Source) read(ctx context.Context) (accountvault.Account, error) {
 
 func (src *Source) name() string {
 	return strconv.Quote(src.provider) + "/" + strconv.Quote(src.account)
+}
+
+// refreshError is a failed token request. Its text leaves out what may
+// carry a secret: a token endpoint's response body (an error page may echo
+// the request, refresh token included) and any message holding a token.
+// errors.As reaches the underlying error.
+type refreshError struct {
+	name, msg string
+	err       error
+}
+
+func (e *refreshError) Error() string {
+	return "oauth2store: refreshing the token of " + e.name + ": " + e.msg
+}
+
+func (e *refreshError) Unwrap() error { return e.err }
+
+// describe returns err's message without the parts that may carry a
+// secret (as gothstore does).
+func describe(err error, tokens ...string) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := "token endpoint error"
+		if re.Response != nil {
+			msg += " (HTTP " + strconv.Itoa(re.Response.StatusCode) + ")"
+		}
+		if re.ErrorCode != "" && isCode(re.ErrorCode) {
+			msg += ": " + re.ErrorCode
+		}
+		return msg
+	}
+	msg := err.Error()
+	for _, t := range tokens {
+		if t != "" && strings.Contains(msg, t) {
+			return "token request failed (message withheld: it contains a token)"
+		}
+	}
+	return msg
+}
+
+// isCode reports whether s looks like an RFC 6749 error code (a short
+// word of printable ASCII), which is safe to show.
+func isCode(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -206,3 +206,9 @@ func (a *authServer) newest() (pair, int) {
 	defer a.mu.Unlock()
 	return a.pairs[len(a.pairs)-1], len(a.pairs) - 1
 }
+
+// newestRefresh returns the refresh token of the last pair issued.
+func (a *authServer) newestRefresh() string {
+	p, _ := a.newest()
+	return p.refresh
+}

@@ -184,12 +184,11 @@ func flightKey(s *store.Store, provider, account string) string {
 // shared runs fetch once for all the callers of this process that want a
 // token for the same store and account at the same time. The work runs on
 // a context that no caller cancels, bounded by the lease: two lease lives
-// for waiting and one for the refresh.
+// for reading and waiting, then, once the lease is taken, half a life for
+// the token request and one for storing its answer (see refresh).
 func (src *Source) shared(ctx context.Context) (*oauth2.Token, error) {
 	ch := flights.DoChan(flightKey(src.s, src.provider, src.account), func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*src.o.leaseTTL)
-		defer cancel()
-		return src.fetch(fctx)
+		return src.fetch(context.WithoutCancel(ctx))
 	})
 	select {
 	case r := <-ch:

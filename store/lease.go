@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/accountvault/accountvault"
@@ -74,6 +75,14 @@ const leaseVersion = "lease1"
 // until it expires, and then the next caller takes it over; a holder that
 // is still working after its lease expired may find that another caller
 // took it over, and [Store.ReleaseLease] then tells it.
+//
+// Callers that take the same name must use the same ttl: a store honours
+// a lease for at most ttl (its caller's) from when it first saw it held,
+// whatever expiry the lease claims, so that a record written by a database
+// writer, or by a replica whose clock was far ahead, delays the name by at
+// most ttl instead of until the expiry it claims. A ttl whose expiry
+// cannot be stored (after the year 2262) is an error wrapping
+// [accountvault.ErrInvalidArgument].
 func (s *Store) AcquireLease(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
 	if name == "" {
 		return nil, fmt.Errorf("store: AcquireLease: %w: empty name", accountvault.ErrInvalidArgument)
@@ -83,6 +92,9 @@ func (s *Store) AcquireLease(ctx context.Context, name string, ttl time.Duration
 	}
 	if s.meta == nil {
 		return nil, fmt.Errorf("store: AcquireLease: the backend keeps no metadata: %w", errors.ErrUnsupported)
+	}
+	if exp := time.Now().Add(ttl); !time.Unix(0, exp.UnixNano()).Equal(exp) {
+		return nil, fmt.Errorf("store: AcquireLease: %w: ttl %v ends after the year 2262", accountvault.ErrInvalidArgument, ttl)
 	}
 	key := leaseKey(name)
 	old, err := s.meta.Meta(ctx, key)
@@ -94,8 +106,14 @@ func (s *Store) AcquireLease(ctx context.Context, name string, ttl time.Duration
 	default:
 		// A value that does not parse is not a lease this package
 		// wrote: it guards nothing, and is taken over at once.
-		if exp, ok := parseLease(old); ok && time.Now().Before(exp) {
-			return nil, &LeaseHeldError{Expires: exp}
+		if exp, ok := parseLease(old); ok {
+			now := time.Now()
+			if lapse := s.leases.seen(key, old, now).Add(ttl); lapse.Before(exp) {
+				exp = lapse
+			}
+			if now.Before(exp) {
+				return nil, &LeaseHeldError{Expires: exp}
+			}
 		}
 	}
 	var id [16]byte
@@ -111,7 +129,47 @@ func (s *Store) AcquireLease(ctx context.Context, name string, ttl time.Duration
 		}
 		return nil, fmt.Errorf("store: AcquireLease: %w", err)
 	}
+	s.leases.forget(key)
 	return l, nil
+}
+
+// maxSightings bounds the leases a store remembers having seen held.
+const maxSightings = 4096
+
+// leaseSightings remembers, per lease name, the value a store last found
+// held and when it first saw it: AcquireLease honours a lease for at most
+// its ttl from then, whatever expiry the value claims.
+type leaseSightings struct {
+	mu sync.Mutex
+	m  map[string]sighting
+}
+
+type sighting struct {
+	value string
+	at    time.Time
+}
+
+// seen returns when value was first seen held under key, recording now if
+// it was not.
+func (ls *leaseSightings) seen(key string, value []byte, now time.Time) time.Time {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if v, ok := ls.m[key]; ok && v.value == string(value) {
+		return v.at
+	}
+	if ls.m == nil || len(ls.m) >= maxSightings {
+		// Forgetting only makes a lease last longer (up to its own
+		// expiry), never shorter.
+		ls.m = map[string]sighting{}
+	}
+	ls.m[key] = sighting{value: string(value), at: now}
+	return now
+}
+
+func (ls *leaseSightings) forget(key string) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	delete(ls.m, key)
 }
 
 // ReleaseLease gives l back, so that the next caller need not wait for it

@@ -70,6 +70,8 @@ type Store struct {
 	anchored atomic.Bool
 
 	pw passwords
+
+	leases leaseSightings // see AcquireLease
 }
 
 // keyVersion boxes one Keys value, so that versions compare by identity
