@@ -70,6 +70,11 @@ var (
 	// can convert without guessing.
 	ErrInvalidTime = errors.New("accountvault: stored time is not epoch seconds")
 
+	// ErrMetaTooLarge: a stored [Metadata] value is larger than
+	// [MaxMetaSize], which no backend's SwapMeta writes: someone wrote it
+	// with SQL. Backends refuse it before reading it into memory.
+	ErrMetaTooLarge = errors.New("accountvault: stored metadata value exceeds MaxMetaSize")
+
 	// ErrPasswordNotHashed: an Account's Password is not a recognised
 	// password hash. Plaintext passwords are never written.
 	ErrPasswordNotHashed = errors.New("accountvault: password is not a recognised hash")

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/backends/internal/sqlrow"
 )
 
@@ -46,7 +47,7 @@ func buildQueries(t, meta string) [sqlrow.NumStmts]string {
 			AND COALESCE(refresh_token, '\x'::bytea) = COALESCE($14::bytea, '\x'::bytea)
 			AND COALESCE(id_token, '\x'::bytea) = COALESCE($15::bytea, '\x'::bytea)
 			AND COALESCE(password, '') = $16::text`
-	q[sqlrow.StmtMetaGet] = `SELECT value FROM ` + meta + ` WHERE table_name = $1 AND name = $2`
+	q[sqlrow.StmtMetaGet] = `SELECT octet_length(value), CASE WHEN octet_length(value) <= ` + strconv.Itoa(accountvault.MaxMetaSize) + ` THEN value END FROM ` + meta + ` WHERE table_name = $1 AND name = $2`
 	q[sqlrow.StmtMetaInsert] = `INSERT INTO ` + meta + ` (table_name, name, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
 	q[sqlrow.StmtMetaUpdate] = `UPDATE ` + meta + ` SET value = $4 WHERE table_name = $1 AND name = $2 AND value = $3`
 	q[sqlrow.StmtMetaDelete] = `DELETE FROM ` + meta + ` WHERE table_name = $1 AND name = $2 AND value = $3`

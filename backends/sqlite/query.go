@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 
+	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/backends/internal/sqlrow"
 )
 
@@ -87,7 +89,7 @@ func buildQueries(table string) [sqlrow.NumStmts]string {
 			AND COALESCE(password, '') = ?16`
 	q[sqlrow.StmtCount] = `SELECT count(*) FROM ` + t
 	meta := sqlrow.Quote(sqlrow.MetaTable)
-	q[sqlrow.StmtMetaGet] = `SELECT value FROM ` + meta + ` WHERE table_name = ?1 AND name = ?2`
+	q[sqlrow.StmtMetaGet] = `SELECT length(CAST(value AS BLOB)), CASE WHEN length(CAST(value AS BLOB)) <= ` + strconv.Itoa(accountvault.MaxMetaSize) + ` THEN value END FROM ` + meta + ` WHERE table_name = ?1 AND name = ?2`
 	q[sqlrow.StmtMetaInsert] = `INSERT INTO ` + meta + ` (table_name, name, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING`
 	q[sqlrow.StmtMetaUpdate] = `UPDATE ` + meta + ` SET value = ?4 WHERE table_name = ?1 AND name = ?2 AND value = ?3`
 	q[sqlrow.StmtMetaDelete] = `DELETE FROM ` + meta + ` WHERE table_name = ?1 AND name = ?2 AND value = ?3`

@@ -2,6 +2,7 @@ package sqlrow
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,7 +34,9 @@ const (
 	StmtCompareAndSwap
 	// StmtCount counts the rows.
 	StmtCount
-	// StmtMetaGet selects the value of ($1 table, $2 name).
+	// StmtMetaGet selects the length in bytes of the value of ($1 table,
+	// $2 name), and the value if that is at most accountvault.MaxMetaSize
+	// (else NULL: it is never read into memory).
 	StmtMetaGet
 	// StmtMetaInsert inserts ($1 table, $2 name, $3 value) unless the
 	// name is set.
@@ -276,8 +279,11 @@ func (m *Methods) query(ctx context.Context, op string, sizeHint int, s Stmt, ar
 
 // Meta implements accountvault.Metadata.
 func (m *Methods) Meta(ctx context.Context, name string) ([]byte, error) {
-	var v []byte
-	err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtMetaGet, []any{m.Table, name}, []any{&v}) })
+	var (
+		n sql.NullInt64
+		v []byte
+	)
+	err := m.retry(ctx, func() error { return m.DB.QueryRow(ctx, StmtMetaGet, []any{m.Table, name}, []any{&n, &v}) })
 	switch {
 	case err != nil && (m.DB.NoRows(err) || m.DB.NoTable(err)):
 		// No metadata table: neither Migrate nor Adopt has run since
@@ -285,6 +291,8 @@ func (m *Methods) Meta(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: Meta %q: %w", m.Name, name, accountvault.ErrNotFound)
 	case err != nil:
 		return nil, m.wrap(ctx, "Meta", err)
+	case n.Int64 > accountvault.MaxMetaSize:
+		return nil, fmt.Errorf("%s: Meta %q: %w: %d bytes", m.Name, name, accountvault.ErrMetaTooLarge, n.Int64)
 	}
 	if v == nil {
 		v = []byte{}
