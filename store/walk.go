@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/accountvault/accountvault"
@@ -44,6 +46,17 @@ type WalkOptions struct {
 	// After resumes the walk after this row id ("" starts at the beginning).
 	// A walk stopped at any point is also safe to simply run again.
 	After string
+	// Until ends the walk at this row id, included ("" walks to the end).
+	// After and Until bound a range of ids (byte order), so that several
+	// walkers (processes or goroutines) can share a table: give walker i
+	// After b[i] and Until b[i+1], with b[0] = "" and the last Until "",
+	// and every row falls in exactly one range. Choose the boundaries from
+	// the ids' distribution: for random ids (better-auth's, UUIDs) a split
+	// on their leading characters; otherwise ids read at even offsets, as
+	// `SELECT id FROM accounts ORDER BY id COLLATE "C" OFFSET k LIMIT 1`
+	// gives them. A range walk is resumed as a whole one is, from its
+	// Progress.Cursor, with the same Until.
+	Until string
 	// Progress, if set, is called after every batch, from the walking goroutine.
 	Progress func(Progress)
 }
@@ -55,10 +68,19 @@ func (o WalkOptions) batch() int {
 	return o.BatchSize
 }
 
-// walk pages through the raw (sealed) rows of the table in id order and
-// calls fn for each. It stops at the first error fn returns, or when ctx is
-// done between batches.
+// walk pages through the raw (sealed) rows of the table in id order, from
+// o.After to o.Until, and calls fn for each. It stops at the first error fn
+// returns, or when ctx is done between batches.
 func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(raw *accountvault.SealedRow) error) error {
+	return a.walkWrites(ctx, o, p, nil, fn)
+}
+
+// walkWrites is walk for a walk that writes: fn queues its writes in w,
+// which writes each page's at the end of the page, before the page's
+// progress. The cursor then moves a page at a time, past written rows
+// only: an error stops the walk with the cursor at the end of the last
+// page written.
+func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, w *pageWriter, fn func(raw *accountvault.SealedRow) error) error {
 	start := time.Now()
 	p.Cursor = o.After
 	for {
@@ -69,19 +91,42 @@ func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, fn func(ra
 		if err != nil {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
 		}
-		if len(rows) == 0 {
-			return nil
+		end := len(rows) == 0
+		if o.Until != "" {
+			if i, _ := slices.BinarySearchFunc(rows, o.Until, func(r accountvault.SealedRow, id string) int {
+				return strings.Compare(r.ID, id)
+			}); i < len(rows) {
+				// rows[i] is the first id at or after Until: it is in
+				// the range only if it is Until itself.
+				if rows[i].ID == o.Until {
+					i++
+				}
+				rows, end = rows[:i], true
+			}
 		}
 		for i := range rows {
 			p.Seen++
 			if err := fn(&rows[i]); err != nil {
 				return err
 			}
-			p.Cursor = rows[i].ID
+			if w == nil {
+				p.Cursor = rows[i].ID
+			}
 		}
-		p.Elapsed = time.Since(start)
-		if o.Progress != nil {
-			o.Progress(*p)
+		if w != nil && len(rows) > 0 {
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			p.Cursor = rows[len(rows)-1].ID
+		}
+		if len(rows) > 0 {
+			p.Elapsed = time.Since(start)
+			if o.Progress != nil {
+				o.Progress(*p)
+			}
+		}
+		if end {
+			return nil
 		}
 	}
 }
