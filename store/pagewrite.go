@@ -38,8 +38,9 @@ func (w *pageWriter) add(old, new accountvault.SealedRow, tag int) {
 
 // flush writes the queued swaps and reports each outcome to done. An
 // error it returns stops the walk: the batch as a whole failed (and wrote
-// nothing), or, without a batch, a row's CompareAndSwap failed otherwise
-// than by a conflict or an invalid row (the rows before it are reported).
+// nothing) other than transiently, or a row's CompareAndSwap failed
+// otherwise than by a conflict or an invalid row (the rows before it are
+// reported).
 func (w *pageWriter) flush(ctx context.Context) error {
 	defer func() {
 		clear(w.swaps) // drop the page's token bytes
@@ -50,13 +51,22 @@ func (w *pageWriter) flush(ctx context.Context) error {
 	}
 	if w.batch != nil {
 		res, err := w.batch.CompareAndSwapBatch(ctx, w.swaps)
-		if err != nil {
+		switch {
+		case err == nil:
+			for i := range w.swaps {
+				w.done(&w.swaps[i], w.tags[i], res[i])
+			}
+			return nil
+		case !errors.Is(err, accountvault.ErrTransient) || ctx.Err() != nil:
 			return err
 		}
-		for i := range w.swaps {
-			w.done(&w.swaps[i], w.tags[i], res[i])
-		}
-		return nil
+		// The batch failed as a whole, and wrote nothing, for a reason
+		// that may pass (a serialization failure that outlasted the
+		// backend's retries, under SERIALIZABLE and contention on some
+		// of the page's rows): the page's rows are written one by one,
+		// each compared and retried on its own. (Should the batch's
+		// commit have been lost with its connection instead, rows it did
+		// write are conflicts now: counted as such, never written twice.)
 	}
 	for i := range w.swaps {
 		s := &w.swaps[i]

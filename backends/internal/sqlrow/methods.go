@@ -321,8 +321,17 @@ func CreateMetaTable(qualified, blob string) string {
 }
 
 // maxAttempts bounds how often a statement runs when it keeps failing
-// with a retryable error.
-const maxAttempts = 6
+// with a retryable error, and maxBackoff the wait between two attempts:
+// at most about 1.6 s of waiting in all (0.8 s expected), which outlasts
+// the serialization failures that SERIALIZABLE raises under contention
+// (Postgres's predicate locks cover index and heap pages, so transactions
+// on neighbouring rows conflict too). Six attempts within 100 ms, as
+// before, let reads and compare-and-swaps fail under the multi-replica
+// rotation test with every transaction serializable.
+const (
+	maxAttempts = 12
+	maxBackoff  = 250 * time.Millisecond
+)
 
 // retry runs f, and runs it again, after a short randomised backoff, while
 // it fails with an error m.Retryable accepts, at most maxAttempts times in
@@ -344,7 +353,7 @@ func (m *Methods) retry(ctx context.Context, f func() error) error {
 			return err
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 100*time.Millisecond)
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
