@@ -10,7 +10,7 @@ import (
 // EngineError is returned by Migrate and Adopt on a Postgres-compatible
 // engine whose semantics they rely on but that the engine lacks. It
 // matches [accountvault.ErrDatabaseSetup]: create and migrate the table on
-// an engine that has them, or by hand (SECURITY.md, "Engines").
+// an engine that has them, or by hand (SECURITY.md, "Engines and scale").
 type EngineError struct {
 	Engine  string // "CockroachDB", "YugabyteDB"
 	Version string // what SELECT version() answered
