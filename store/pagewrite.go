@@ -38,7 +38,7 @@ func (w *pageWriter) add(old, new accountvault.SealedRow, tag int) {
 
 // flush writes the queued swaps and reports each outcome to done. An
 // error it returns stops the walk: the batch as a whole failed (and wrote
-// nothing) other than transiently, or a row's CompareAndSwap failed
+// nothing) other than by a serialization failure, or a row's CompareAndSwap failed
 // otherwise than by a conflict or an invalid row (the rows before it are
 // reported).
 func (w *pageWriter) flush(ctx context.Context) error {
@@ -57,16 +57,14 @@ func (w *pageWriter) flush(ctx context.Context) error {
 				w.done(&w.swaps[i], w.tags[i], res[i])
 			}
 			return nil
-		case !errors.Is(err, accountvault.ErrTransient) || ctx.Err() != nil:
+		case !errors.Is(err, accountvault.ErrSerialization) || ctx.Err() != nil:
 			return err
 		}
-		// The batch failed as a whole, and wrote nothing, for a reason
-		// that may pass (a serialization failure that outlasted the
-		// backend's retries, under SERIALIZABLE and contention on some
-		// of the page's rows): the page's rows are written one by one,
-		// each compared and retried on its own. (Should the batch's
-		// commit have been lost with its connection instead, rows it did
-		// write are conflicts now: counted as such, never written twice.)
+		// The batch failed as a whole, and wrote nothing, because it
+		// could not be serialized with concurrent transactions through
+		// the backend's retries (SERIALIZABLE, contention on some of the
+		// page's rows): the page's rows are written one by one, each
+		// compared and retried on its own.
 	}
 	for i := range w.swaps {
 		s := &w.swaps[i]

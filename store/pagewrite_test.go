@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,16 @@ type batchSpy struct {
 	accountvault.Backend
 	accountvault.Metadata
 	accountvault.BatchSwapper
-	lists, batches, swaps atomic.Int64
-	id                    string
-	once                  sync.Once
-	before                func()
+	lists, batches, swaps, cas atomic.Int64
+	id                         string
+	once                       sync.Once
+	before                     func()
+	fail                       error // returned by the first batch, which then writes nothing
+}
+
+func (b *batchSpy) CompareAndSwap(ctx context.Context, old, new accountvault.SealedRow) error {
+	b.cas.Add(1)
+	return b.Backend.CompareAndSwap(ctx, old, new)
 }
 
 func newBatchSpy(t *testing.T, env *avtest.Env) *batchSpy {
@@ -43,7 +50,9 @@ func (b *batchSpy) List(ctx context.Context, after string, limit int) ([]account
 }
 
 func (b *batchSpy) CompareAndSwapBatch(ctx context.Context, swaps []accountvault.Swap) ([]error, error) {
-	b.batches.Add(1)
+	if b.batches.Add(1) == 1 && b.fail != nil {
+		return nil, b.fail
+	}
 	b.swaps.Add(int64(len(swaps)))
 	for _, s := range swaps {
 		if s.Old.ID == b.id {
@@ -308,6 +317,51 @@ func TestRewrapReusesKeyCheck(t *testing.T) {
 			if id != k.Primary() {
 				t.Fatalf("a value is on key %d after the last Rewrap, want %d", id, k.Primary())
 			}
+		}
+	})
+}
+
+// TestRewrapBatchSerializationFailure: a page whose batch fails with a
+// serialization failure (which wrote nothing) is written row by row; a
+// batch that fails otherwise stops the walk, with its page unwritten.
+func TestRewrapBatchSerializationFailure(t *testing.T) {
+	avtest.Each(t, func(t *testing.T, env *avtest.Env) {
+		k := genKeyring(t)
+		plain := newStore(t, env, k)
+		const n = 12
+		for i := range n {
+			mustUpsert(t, plain, account(fmt.Sprintf("s%02d", i), "u", "github", fmt.Sprint("gh-", i)))
+		}
+		if _, err := k.Rotate(); err != nil {
+			t.Fatal(err)
+		}
+		run := func(fail error) (*batchSpy, store.RewrapReport, error) {
+			spy := newBatchSpy(t, env)
+			spy.fail = fail
+			s, err := store.New(spy, kekOf(t, k), store.WithTable(env.Table), store.WithPasswordHasher(testHasher(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := admin(s).Rewrap(ctx, store.WalkOptions{BatchSize: 5})
+			return spy, rep, err
+		}
+		transient := fmt.Errorf("%s: CompareAndSwapBatch: connection reset: %w", env.Name, accountvault.ErrTransient)
+		spy, rep, err := run(transient)
+		if !errors.Is(err, accountvault.ErrTransient) || rep.Rewritten != 0 || rep.Cursor != "" || spy.cas.Load() != 0 {
+			t.Fatalf("Rewrap with a failing batch: %+v, %v, %d single swaps; want it stopped before any write", rep.Progress, err, spy.cas.Load())
+		}
+		serialization := fmt.Errorf("%s: CompareAndSwapBatch: could not serialize: %w", env.Name,
+			errors.Join(accountvault.ErrSerialization, accountvault.ErrTransient))
+		spy, rep, err = run(serialization)
+		if err != nil || rep.Rewritten != n || rep.Conflicts != 0 || rep.Failed != 0 {
+			t.Fatalf("Rewrap with a batch that failed to serialize: %+v, %v; want every row rewrapped", rep.Progress, err)
+		}
+		if got := spy.cas.Load(); got != 5 {
+			t.Errorf("%d single swaps, want the 5 of the page whose batch failed", got)
+		}
+		usage, err := admin(plain).KeyUsage(ctx, store.WalkOptions{})
+		if err != nil || usage[k.Primary()] != 3*n {
+			t.Errorf("after Rewrap: usage %v, %v", usage, err)
 		}
 	})
 }

@@ -82,7 +82,15 @@ type Methods struct {
 }
 
 func (m *Methods) wrap(ctx context.Context, op string, err error) error {
+	if m.Retryable != nil && m.Retryable(err) {
+		return Wrap(ctx, m.Name, op, err, serialization)
+	}
 	return Wrap(ctx, m.Name, op, err, m.Classify)
+}
+
+// serialization is the class of an error Retryable accepts.
+func serialization(error) error {
+	return errors.Join(accountvault.ErrSerialization, accountvault.ErrTransient)
 }
 
 func (m *Methods) errorf(op string, sentinel error) error {
