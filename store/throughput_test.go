@@ -1,3 +1,5 @@
+//go:build linux
+
 package store_test
 
 import (
@@ -10,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,23 +86,27 @@ func TestLoadThroughput(t *testing.T) {
 					ProviderID: accountvault.ProviderCredential, AccountID: u, Password: accountvault.NewSecret(hash)})
 				return err
 			})
-			var ratios []float64
-			rates := map[string][]float64{}
+			var ratios, cpuRatios []float64
+			rates, cpus := map[string][]float64{}, map[string][]float64{}
 			for r := range rounds {
 				order := []string{"bare", "sealed"}
 				if r%2 == 1 {
 					order = []string{"sealed", "bare"}
 				}
-				got := map[string]float64{}
+				got, cpu := map[string]float64{}, map[string]time.Duration{}
 				for _, name := range order {
-					got[name] = sides[name].run(t, phase)
+					got[name], cpu[name] = sides[name].run(t, phase)
 					rates[name] = append(rates[name], got[name])
+					cpus[name] = append(cpus[name], float64(cpu[name].Nanoseconds())/1000)
 				}
 				ratios = append(ratios, got["sealed"]/got["bare"])
-				t.Logf("%s round %d: bare %.0f ops/s, sealed %.0f ops/s, sealed/bare %.3f", kind, r+1, got["bare"], got["sealed"], got["sealed"]/got["bare"])
+				cpuRatios = append(cpuRatios, float64(cpu["sealed"])/float64(cpu["bare"]))
+				t.Logf("%s round %d: bare %.0f ops/s (%.1f µs CPU/op), sealed %.0f ops/s (%.1f µs CPU/op), sealed/bare %.3f ops/s, %.3f CPU/op",
+					kind, r+1, got["bare"], cpus["bare"][r], got["sealed"], cpus["sealed"][r], ratios[r], cpuRatios[r])
 			}
-			t.Logf("%s: median over %d rounds of %v per side: bare %.0f ops/s, sealed %.0f ops/s; sealed/bare per round: median %.3f, range [%.3f, %.3f]",
-				kind, rounds, phase, median(rates["bare"]), median(rates["sealed"]), median(ratios), slices.Min(ratios), slices.Max(ratios))
+			t.Logf("%s: medians over %d rounds of %v per side: bare %.0f ops/s (%.1f µs CPU/op), sealed %.0f ops/s (%.1f µs CPU/op); per-round sealed/bare: ops/s %.3f [%.3f, %.3f], CPU/op %.3f [%.3f, %.3f]",
+				kind, rounds, phase, median(rates["bare"]), median(cpus["bare"]), median(rates["sealed"]), median(cpus["sealed"]),
+				median(ratios), slices.Min(ratios), slices.Max(ratios), median(cpuRatios), slices.Min(cpuRatios), slices.Max(cpuRatios))
 		})
 	}
 }
@@ -147,9 +154,11 @@ func newLoadSide(t *testing.T, replicas []loadTarget, setPassword func(user, pw 
 	return side
 }
 
-// run runs the mix for d and returns its rate.
-func (side *loadSide) run(t *testing.T, d time.Duration) float64 {
+// run runs the mix for d and returns its rate and the process's CPU time
+// per operation (the collector's included; on Postgres the client's only).
+func (side *loadSide) run(t *testing.T, d time.Duration) (float64, time.Duration) {
 	t.Helper()
+	cpu0 := processCPU(t)
 	var stats loadStats
 	var errs loadErrors
 	callCtx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
@@ -173,7 +182,17 @@ func (side *loadSide) run(t *testing.T, d time.Duration) float64 {
 	if errs.n > 0 {
 		t.Fatalf("%d unexpected errors; the first: %v", errs.n, errs.first)
 	}
-	return float64(stats.total()) / elapsed.Seconds()
+	cpu := processCPU(t) - cpu0
+	return float64(stats.total()) / elapsed.Seconds(), cpu / time.Duration(stats.total())
+}
+
+// processCPU returns the CPU time the process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // bareTarget makes the load's calls on a backend directly: tokens are
