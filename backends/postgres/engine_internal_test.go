@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/internal/pgtest"
@@ -42,5 +45,55 @@ func TestEngineError(t *testing.T) {
 	}
 	if err := b.checkEngine(t.Context(), "Migrate"); err != nil {
 		t.Errorf("the test server is refused: %v", err)
+	}
+}
+
+// TestMigrateRefusesEngine: Migrate on a server whose version() names
+// CockroachDB (here the test server, with a version() function of our own
+// ahead of pg_catalog on the search path) returns the EngineError and
+// creates nothing.
+func TestMigrateRefusesEngine(t *testing.T) {
+	admin := pgtest.Pool(t)
+	schema := pgtest.Table(t) // a fresh name, used here for a schema
+	ctx := t.Context()
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := admin.Exec(ctx, `CREATE FUNCTION `+schema+`.version() RETURNS text LANGUAGE sql
+		AS $$ SELECT 'CockroachDB CCL v25.2.1 (x86_64-pc-linux-gnu, built 2025/06/04 17:08:09, go1.23.7)'::text $$`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema + ", pg_catalog"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	b, err := New(pool, WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []func(context.Context) error{b.Migrate, b.Adopt} {
+		err = run(ctx)
+		var ee *EngineError
+		if !errors.As(err, &ee) || ee.Engine != "CockroachDB" || !errors.Is(err, accountvault.ErrDatabaseSetup) {
+			t.Fatalf("Migrate on a CockroachDB version(): %v, want an EngineError", err)
+		}
+	}
+	var tables int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("the refused Migrate created %d tables", tables)
 	}
 }
