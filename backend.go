@@ -94,3 +94,40 @@ type Metadata interface {
 // encrypted keyring holds (package store keeps a database keyring there;
 // one of 1000 keys, the most a keyring has, takes about 280 KiB).
 const MaxMetaSize = 1 << 20
+
+// A Swap is one compare-and-swap of a batch: write New over the row Old.ID
+// if that row still holds Old, exactly as [Backend.CompareAndSwap](ctx,
+// Old, New) would.
+type Swap struct {
+	Old, New SealedRow
+}
+
+// MaxSwapBatch bounds the number of swaps in one
+// [BatchSwapper.CompareAndSwapBatch] call.
+const MaxSwapBatch = 10_000
+
+// BatchSwapper is implemented by backends that can run many
+// compare-and-swaps in one round trip to the database (backends/postgres
+// runs them as one statement; backends/sqlite as one transaction). Package
+// store uses it, when the backend has it, to write a page of a walk
+// (Rewrap, EncryptLegacy) at once instead of one commit per row.
+//
+// Each swap keeps the semantics of [Backend.CompareAndSwap] exactly: a
+// swap whose row no longer holds its Old values (a concurrent write, or a
+// deletion, came first) writes nothing and fails with an error wrapping
+// ErrConflict, and never overwrites that write; a swap that breaks
+// CompareAndSwap's preconditions (an error wrapping ErrInvalidAccount), or
+// whose Old.ID an earlier swap of the same batch names (an error wrapping
+// ErrInvalidArgument), is refused alone. Such a swap's failure does not
+// affect the others.
+type BatchSwapper interface {
+	// CompareAndSwapBatch runs the swaps and returns one result per swap,
+	// in order: nil if it was written, else why not (see above). The
+	// batch is atomic: if err is not nil, no swap was written, and
+	// results is nil. (As for any write, a connection lost while the
+	// database commits leaves the outcome unknown; running the batch again
+	// is then safe, as a swap already applied fails with ErrConflict.)
+	// An empty batch does nothing; more than MaxSwapBatch swaps is an
+	// error wrapping ErrInvalidArgument.
+	CompareAndSwapBatch(ctx context.Context, swaps []Swap) (results []error, err error)
+}

@@ -54,6 +54,13 @@ var (
 	// may still have taken effect.
 	ErrTransient = errors.New("accountvault: transient database failure")
 
+	// ErrSerialization marks a statement the database refused to run
+	// alongside concurrent transactions, a serialization failure or a
+	// deadlock (SQLSTATE 40001, 40P01), that kept failing so through the
+	// backend's retries. Unlike other transient failures, it means the
+	// call had no effect. It comes with ErrTransient.
+	ErrSerialization = errors.New("accountvault: serialization failure")
+
 	// ErrDatabaseSetup marks a database that refuses the access a call
 	// needs (permissions, a read-only database or transaction, a rejected
 	// login) or lacks what the SQL names (an undefined table or column):

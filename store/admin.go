@@ -6,8 +6,11 @@ import (
 	"errors"
 
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/accountvault/accountvault"
 )
@@ -25,6 +28,26 @@ import (
 // safe for concurrent use.
 type Admin struct {
 	s *Store
+	// passed is the last CheckKeys that found no missing key.
+	passed atomic.Pointer[keyCheck]
+}
+
+// KeyCheckReuse is how long a passed [Admin.CheckKeys] spares
+// [Admin.Rewrap] its own count of the table's keys (see Rewrap).
+const KeyCheckReuse = time.Minute
+
+// keyCheck is a CheckKeys that passed.
+type keyCheck struct {
+	kv           *keyVersion // the keys it checked against
+	after, until string      // the range it walked
+	usage        map[uint32]int
+	rows         int
+	at           time.Time
+}
+
+// covers reports whether c, a check over c's range, is one over o's too.
+func (c *keyCheck) covers(o WalkOptions) bool {
+	return c.after <= o.After && (c.until == "" || (o.Until != "" && o.Until <= c.until))
 }
 
 // NewAdmin returns the operator's side of s.
@@ -110,7 +133,18 @@ func (a *Admin) CheckKeys(ctx context.Context, opts WalkOptions) (usage map[uint
 	if len(e.Missing)+len(e.Disabled) > 0 {
 		return usage, rows, e
 	}
+	a.passed.Store(&keyCheck{kv: kv, after: opts.After, until: opts.Until, usage: maps.Clone(usage), rows: rows, at: time.Now()})
 	return usage, rows, nil
+}
+
+// checkKeysOnce is CheckKeys, or the result of the last one that passed if
+// it is recent (KeyCheckReuse), under the current key version, and over a
+// range that covers opts'.
+func (a *Admin) checkKeysOnce(ctx context.Context, opts WalkOptions) (map[uint32]int, int, error) {
+	if c := a.passed.Load(); c != nil && c.kv == a.s.keys.Load() && c.covers(opts) && time.Since(c.at) < KeyCheckReuse {
+		return maps.Clone(c.usage), c.rows, nil
+	}
+	return a.CheckKeys(ctx, opts)
 }
 
 func sortedKeys[V any](m map[uint32]V) []uint32 {

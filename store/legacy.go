@@ -63,9 +63,10 @@ type LegacyReport struct {
 // (Finished). A conflict does not finish it, as the write that won may be
 // the adopted application's, in plaintext: run again.
 //
-// It has Rewrap's guarantees: bounded memory, id order, CompareAndSwap per
-// row (a concurrent write wins; see above), progress after every
-// batch, cancellation between rows, and it is safe to stop, to run again
+// It has Rewrap's guarantees: bounded memory, id order (within
+// opts.After and opts.Until), compare-and-swap per row, a page per round
+// trip where the backend batches (a concurrent write wins; see above),
+// progress after every batch, cancellation between batches, and it is safe to stop, to run again
 // and to run from several processes at once. The store need not be in
 // legacy-read mode to run it; readers of a table that is still being
 // adopted need WithLegacyPlaintext.
@@ -84,7 +85,21 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 	}
 	s.log.Info("accountvault: encrypt-legacy started", "table", s.table, "primary_key_id", kv.PrimaryID(), "legacy_open", open,
 		"better_auth", s.betterAuth.String())
-	err = a.walk(ctx, opts, &rep.Progress, &rep.Failures, func(raw *accountvault.SealedRow) error {
+	pw := newPageWriter(s.b, func(sw *accountvault.Swap, t tally, err error) {
+		switch {
+		case err == nil:
+			rep.Rewritten++
+			rep.Sealed += t.sealed
+			rep.BetterAuth += t.betterAuth
+		case errors.Is(err, accountvault.ErrConflict):
+			rep.Conflicts++
+		default:
+			rep.Failed++
+			addFailure(&rep.Failures, &accountvault.RowError{ID: sw.Old.ID, Err: err})
+			s.log.Warn("accountvault: encrypt-legacy cannot seal a row", "table", s.table, "row_id", sw.Old.ID, "error_kind", ErrorKind(err))
+		}
+	})
+	err = a.walkWrites(ctx, opts, &rep.Progress, &rep.Failures, pw, func(raw *accountvault.SealedRow) error {
 		kv, err := s.ready(ctx) // the key version current for this row
 		if err != nil {
 			return err
@@ -149,25 +164,16 @@ func (a *Admin) EncryptLegacy(ctx context.Context, opts WalkOptions) (LegacyRepo
 		}
 		setSealed(&w, &sealed)
 		w.UpdatedAt = raw.UpdatedAt
-		switch err := s.b.CompareAndSwap(ctx, *raw, w); {
-		case err == nil:
-			rep.Rewritten++
-			rep.Sealed += n
-			rep.BetterAuth += ba
-		case errors.Is(err, accountvault.ErrConflict):
-			rep.Conflicts++
-		default:
-			return err
-		}
+		pw.add(*raw, w, tally{sealed: n, betterAuth: ba}) // written at the end of the page
 		return nil
 	})
-	if err == nil && open && opts.After == "" && rep.Failed == 0 && rep.Conflicts == 0 {
+	if err == nil && open && opts.After == "" && opts.Until == "" && rep.Failed == 0 && rep.Conflicts == 0 {
 		// A legacy writer still running may have inserted rows behind the
 		// walk's cursor: a closing scan (reads only) must find no legacy
 		// value left before the adoption may finish.
 		rep.Remaining, err = a.countLegacy(ctx, opts.BatchSize)
 	}
-	if err == nil && open && opts.After == "" && rep.Failed == 0 && rep.Conflicts == 0 && rep.Remaining == 0 {
+	if err == nil && open && opts.After == "" && opts.Until == "" && rep.Failed == 0 && rep.Conflicts == 0 && rep.Remaining == 0 {
 		if err = s.meta.SwapMeta(ctx, metaLegacy, []byte(legacyOpenValue), nil); err == nil || errors.Is(err, accountvault.ErrConflict) {
 			// A conflict: another run finished the adoption first.
 			err = nil

@@ -284,12 +284,21 @@ func TestLoad(t *testing.T) {
 	})
 }
 
+// loadTarget is what the load's mix calls: a *store.Store, or the bare
+// backend under the same calls (bareTarget, TestLoadThroughput).
+type loadTarget interface {
+	FindByProvider(ctx context.Context, providerID, accountID string) (accountvault.Account, error)
+	FindForUser(ctx context.Context, userID string) ([]accountvault.Account, error)
+	Upsert(ctx context.Context, a accountvault.Account) (accountvault.Account, error)
+	VerifyPassword(ctx context.Context, userID, pw string) (bool, error)
+}
+
 // loadOp does one operation of the mix: 70% reads (60 points of
 // FindByProvider, 6 of them on cold rows, and 10 of FindForUser), 25%
 // upserts, 5% password checks (a third each: the right password, a wrong
 // one, an unknown user). Each read and write holds its user's lock and is
 // checked against the user's last write.
-func loadOp(ctx context.Context, s *store.Store, rng *rand.Rand, users []*loadUser, stats *loadStats, errs *loadErrors) {
+func loadOp(ctx context.Context, s loadTarget, rng *rand.Rand, users []*loadUser, stats *loadStats, errs *loadErrors) {
 	u := users[rng.IntN(len(users))]
 	switch r := rng.IntN(100); {
 	case r < 6:

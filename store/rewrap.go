@@ -28,8 +28,11 @@ type RewrapReport struct {
 // runs becomes its target; values on a key this store's keyring holds as
 // staged are left alone: another replica has promoted that key already.
 //
-// Rewrap walks the table in id order, opts.BatchSize rows at a time, and
-// writes each changed row through the backend's CompareAndSwap: a row that a
+// Rewrap walks the table in id order, opts.BatchSize rows at a time
+// (between opts.After and opts.Until: several walkers may share the table
+// by ranges), and writes each page's changed rows by compare-and-swap: in
+// one round trip if the backend implements [accountvault.BatchSwapper],
+// else one CompareAndSwap per row. A row that a
 // concurrent write changed first is left to that write (counted in
 // Conflicts; such a write seals with its store's primary key, so rerun
 // Rewrap if some replica may not have reloaded the keyring yet). A row that
@@ -42,7 +45,11 @@ type RewrapReport struct {
 // ([Admin.CheckKeys]): if stored values name a key the store's keys lack or
 // hold disabled, it returns an error wrapping [ErrMissingKeys] and changes
 // nothing. If every sealed value names the primary already, the second walk
-// is skipped.
+// is skipped. If this Admin's CheckKeys has just passed (within
+// [KeyCheckReuse], under the same keyring version, over a range that
+// covers this one), Rewrap takes its count instead of walking again: an
+// operator's tool that checks before it rewraps reads the table twice,
+// not three times.
 //
 // Rewrap may be stopped at any point (ctx) and run again, and several
 // processes may run it at once. It returns the report so far together with
@@ -54,7 +61,7 @@ func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 	if err != nil {
 		return rep, err
 	}
-	usage, _, err := a.CheckKeys(ctx, WalkOptions{BatchSize: opts.BatchSize, After: opts.After})
+	usage, _, err := a.checkKeysOnce(ctx, WalkOptions{BatchSize: opts.BatchSize, After: opts.After, Until: opts.Until})
 	rep.KeyUsage = usage
 	if err != nil {
 		return rep, err
@@ -63,7 +70,19 @@ func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 		return rep, nil
 	}
 	s.log.Info("accountvault: rewrap started", "table", s.table, "primary_key_id", kv.PrimaryID())
-	err = a.walk(ctx, opts, &rep.Progress, &rep.Failures, func(raw *accountvault.SealedRow) error {
+	pw := newPageWriter(s.b, func(sw *accountvault.Swap, _ tally, err error) {
+		switch {
+		case err == nil:
+			rep.Rewritten++
+		case errors.Is(err, accountvault.ErrConflict):
+			rep.Conflicts++
+		default:
+			rep.Failed++
+			addFailure(&rep.Failures, &accountvault.RowError{ID: sw.Old.ID, Err: err})
+			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", sw.Old.ID, "error_kind", ErrorKind(err))
+		}
+	})
+	err = a.walkWrites(ctx, opts, &rep.Progress, &rep.Failures, pw, func(raw *accountvault.SealedRow) error {
 		// The keyring version current for this row: a key promoted
 		// while the walk runs is then its target, never moved back from.
 		kv, err := s.ready(ctx)
@@ -116,14 +135,7 @@ func (a *Admin) Rewrap(ctx context.Context, opts WalkOptions) (RewrapReport, err
 			s.log.Warn("accountvault: rewrap failed for a row", "table", s.table, "row_id", raw.ID, "error_kind", "invalid_row")
 			return nil
 		}
-		switch err := s.b.CompareAndSwap(ctx, *raw, w); {
-		case err == nil:
-			rep.Rewritten++
-		case errors.Is(err, accountvault.ErrConflict):
-			rep.Conflicts++
-		default:
-			return err
-		}
+		pw.add(*raw, w, tally{})
 		return nil
 	})
 	s.log.Info("accountvault: rewrap finished", "table", s.table, "primary_key_id", s.keys.Load().PrimaryID(),

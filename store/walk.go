@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/accountvault/accountvault"
@@ -44,6 +46,17 @@ type WalkOptions struct {
 	// After resumes the walk after this row id ("" starts at the beginning).
 	// A walk stopped at any point is also safe to simply run again.
 	After string
+	// Until ends the walk at this row id, included ("" walks to the end).
+	// After and Until bound a range of ids (byte order), so that several
+	// walkers (processes or goroutines) can share a table: give walker i
+	// After b[i] and Until b[i+1], with b[0] = "" and the last Until "",
+	// and every row falls in exactly one range. Choose the boundaries from
+	// the ids' distribution: for random ids (better-auth's, UUIDs) a split
+	// on their leading characters; otherwise ids read at even offsets, as
+	// `SELECT id FROM accounts ORDER BY id COLLATE "C" OFFSET k LIMIT 1`
+	// gives them. A range walk is resumed as a whole one is, from its
+	// Progress.Cursor, with the same Until.
+	Until string
 	// Progress, if set, is called after every batch, from the walking goroutine.
 	Progress func(Progress)
 }
@@ -55,13 +68,22 @@ func (o WalkOptions) batch() int {
 	return o.BatchSize
 }
 
-// walk pages through the raw (sealed) rows of the table in id order and
-// calls fn for each. It stops at the first error fn returns, or when ctx is
-// done between batches. A row the backend cannot read (a time that is not
-// epoch seconds) counts as seen and failed, and is added to failures; if
-// failures is nil, such a row stops the walk with its *RowError, for the
-// walks that must not go past a row they cannot see.
+// walk pages through the raw (sealed) rows of the table in id order, from
+// o.After to o.Until, and calls fn for each. It stops at the first error fn
+// returns, or when ctx is done between batches. A row the backend cannot
+// read (a time that is not epoch seconds) counts as seen and failed, and is
+// added to failures; if failures is nil, such a row stops the walk with its
+// *RowError, for the walks that must not go past a row they cannot see.
 func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, failures *[]*accountvault.RowError, fn func(raw *accountvault.SealedRow) error) error {
+	return a.walkWrites(ctx, o, p, failures, nil, fn)
+}
+
+// walkWrites is walk for a walk that writes: fn queues its writes in w,
+// which writes each page's at the end of the page, before the page's
+// progress. The cursor then moves a page at a time, past written rows
+// only: an error stops the walk with the cursor at the end of the last
+// page written.
+func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, failures *[]*accountvault.RowError, w *pageWriter, fn func(raw *accountvault.SealedRow) error) error {
 	start := time.Now()
 	p.Cursor = o.After
 	for {
@@ -73,30 +95,63 @@ func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, failures *
 		if err != nil && (!partial || failures == nil) {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
 		}
-		if len(rows) == 0 && len(unread) == 0 {
-			return nil
+		end := len(rows) == 0 && len(unread) == 0
+		if o.Until != "" {
+			// The first id after Until ends the walk: it and every later
+			// one are outside the range.
+			if i := upTo(len(rows), func(i int) string { return rows[i].ID }, o.Until); i < len(rows) {
+				rows, end = rows[:i], true
+			}
+			if j := upTo(len(unread), func(j int) string { return unread[j].ID }, o.Until); j < len(unread) {
+				unread, end = unread[:j], true
+			}
 		}
 		// Both lists are in id order: merge them.
+		last := ""
 		for i, j := 0, 0; i < len(rows) || j < len(unread); {
 			p.Seen++
 			if j < len(unread) && (i == len(rows) || unread[j].ID < rows[i].ID) {
 				p.Failed++
 				addFailure(failures, unread[j])
-				p.Cursor = unread[j].ID
+				last = unread[j].ID
 				j++
-				continue
+			} else {
+				if err := fn(&rows[i]); err != nil {
+					return err
+				}
+				last = rows[i].ID
+				i++
 			}
-			if err := fn(&rows[i]); err != nil {
-				return err
+			if w == nil {
+				p.Cursor = last
 			}
-			p.Cursor = rows[i].ID
-			i++
 		}
-		p.Elapsed = time.Since(start)
-		if o.Progress != nil {
-			o.Progress(*p)
+		if last != "" {
+			if w != nil {
+				if err := w.flush(ctx); err != nil {
+					return err
+				}
+				p.Cursor = last
+			}
+			p.Elapsed = time.Since(start)
+			if o.Progress != nil {
+				o.Progress(*p)
+			}
+		}
+		if end {
+			return nil
 		}
 	}
+}
+
+// upTo returns the number of the n ids in ascending order (id(i) for i
+// below n) that are at most until.
+func upTo(n int, id func(int) string, until string) int {
+	i, found := sort.Find(n, func(i int) int { return strings.Compare(until, id(i)) })
+	if found {
+		i++
+	}
+	return i
 }
 
 // addFailure appends err to list, as a *accountvault.RowError, unless the

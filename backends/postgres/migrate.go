@@ -95,6 +95,10 @@ func createTable(ctx context.Context, tx pgx.Tx, m *migrator) error {
 // A table that an earlier release recorded at version 1 (adopted without
 // converting its columns) is converted as Adopt converts, and the pool is
 // then reset as Adopt resets it.
+//
+// Migrate and Adopt refuse, with an [*EngineError] and changing nothing,
+// an engine whose version() names CockroachDB or YugabyteDB: they lack
+// the transactional DDL and advisory locks Migrate relies on.
 func (b *Backend) Migrate(ctx context.Context) error {
 	converted, err := b.run(ctx, "Migrate", false)
 	if converted {
@@ -161,6 +165,9 @@ func (b *Backend) Adopt(ctx context.Context) error {
 // a committed conversion of a table that existed before: of a foreign
 // table, or of one recorded at an older version.
 func (b *Backend) run(ctx context.Context, op string, adopt bool) (converted bool, err error) {
+	if err := b.checkEngine(ctx, op); err != nil {
+		return false, err
+	}
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return false, wrap(ctx, op, err)

@@ -21,6 +21,7 @@ type Backend struct {
 	schemaTable string // accountvault_schema, quoted, with the schema if any
 	metaTable   string // accountvault_meta, likewise
 	sql         [sqlrow.NumStmts]string
+	swapBatch   string // the statement of CompareAndSwapBatch
 	m           sqlrow.Methods
 }
 
@@ -84,6 +85,7 @@ func newBackend(pool *pgxpool.Pool, cfg config) *Backend {
 		b.metaTable = sqlrow.Quote(cfg.schema) + "." + b.metaTable
 	}
 	b.sql = buildQueries(b.qualified, b.metaTable)
+	b.swapBatch = swapBatchSQL(b.qualified)
 	b.m = sqlrow.Methods{DB: runner{b}, Classify: classify, Retryable: retryable, Name: "postgres", Table: cfg.table}
 	return b
 }

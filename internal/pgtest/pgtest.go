@@ -22,6 +22,12 @@ import (
 // EnvURL is the environment variable holding the test server's URL.
 const EnvURL = "ACCOUNTVAULT_TEST_POSTGRES_URL"
 
+// EnvIsolation, if set, is the default_transaction_isolation that the
+// server named by EnvURL must give its sessions ("serializable", say):
+// Pool fails the test otherwise, so that a run meant to exercise an
+// isolation level cannot silently run under another.
+const EnvIsolation = "ACCOUNTVAULT_TEST_POSTGRES_ISOLATION"
+
 // DefaultURL is used when EnvURL is unset or empty.
 const DefaultURL = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
 
@@ -58,6 +64,16 @@ func Pool(t testing.TB) *pgxpool.Pool {
 		unavailable(t, err)
 	}
 	t.Cleanup(pool.Close)
+	if want := os.Getenv(EnvIsolation); want != "" {
+		var got string
+		if err := pool.QueryRow(ctx, `SHOW default_transaction_isolation`).Scan(&got); err != nil {
+			t.Fatalf("pgtest: reading default_transaction_isolation: %v", err)
+		}
+		if got != want {
+			t.Fatalf("pgtest: %s=%s, but the server's sessions run %q (set it in %s, e.g. &options=-c%%20default_transaction_isolation%%3D%s)",
+				EnvIsolation, want, got, EnvURL, want)
+		}
+	}
 	return pool
 }
 

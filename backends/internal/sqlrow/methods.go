@@ -90,7 +90,15 @@ type Methods struct {
 }
 
 func (m *Methods) wrap(ctx context.Context, op string, err error) error {
+	if m.Retryable != nil && m.Retryable(err) {
+		return Wrap(ctx, m.Name, op, err, serialization)
+	}
 	return Wrap(ctx, m.Name, op, err, m.Classify)
+}
+
+// serialization is the class of an error Retryable accepts.
+func serialization(error) error {
+	return errors.Join(accountvault.ErrSerialization, accountvault.ErrTransient)
 }
 
 func (m *Methods) errorf(op string, sentinel error) error {
@@ -349,8 +357,17 @@ func CreateMetaTable(qualified, blob string) string {
 }
 
 // maxAttempts bounds how often a statement runs when it keeps failing
-// with a retryable error.
-const maxAttempts = 6
+// with a retryable error, and maxBackoff the wait between two attempts:
+// at most about 1.6 s of waiting in all (0.8 s expected), which outlasts
+// the serialization failures that SERIALIZABLE raises under contention
+// (Postgres's predicate locks cover index and heap pages, so transactions
+// on neighbouring rows conflict too). Six attempts within 100 ms, as
+// before, let reads and compare-and-swaps fail under the multi-replica
+// rotation test with every transaction serializable.
+const (
+	maxAttempts = 12
+	maxBackoff  = 250 * time.Millisecond
+)
 
 // retry runs f, and runs it again, after a short randomised backoff, while
 // it fails with an error m.Retryable accepts, at most maxAttempts times in
@@ -372,7 +389,7 @@ func (m *Methods) retry(ctx context.Context, f func() error) error {
 			return err
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 100*time.Millisecond)
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

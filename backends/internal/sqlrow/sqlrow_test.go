@@ -174,3 +174,20 @@ func TestCheckSwap(t *testing.T) {
 		t.Errorf("changed UserID: %v", err)
 	}
 }
+
+// TestWrapSerialization: an error Retryable accepts (it outlasted the
+// retries) reaches the caller matching ErrSerialization and ErrTransient;
+// any other matches its class only.
+func TestWrapSerialization(t *testing.T) {
+	cause := errors.New("could not serialize access (SQLSTATE 40001)")
+	m := &Methods{Name: "pg", Retryable: func(err error) bool { return err == cause },
+		Classify: func(error) error { return accountvault.ErrTransient }}
+	err := m.wrap(context.Background(), "Op", cause)
+	if !errors.Is(err, accountvault.ErrSerialization) || !errors.Is(err, accountvault.ErrTransient) || !errors.Is(err, cause) {
+		t.Errorf("a retryable error: %v does not match ErrSerialization, ErrTransient and its cause", err)
+	}
+	other := errors.New("connection reset")
+	if err := m.wrap(context.Background(), "Op", other); errors.Is(err, accountvault.ErrSerialization) || !errors.Is(err, accountvault.ErrTransient) {
+		t.Errorf("another transient error: %v", err)
+	}
+}
