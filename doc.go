@@ -1,7 +1,8 @@
 // Package accountvault defines the account model shared by the accountvault
-// store and its storage backends: the [Account] row (better-auth's account
-// table), the [Backend] interface, the [Secret] type that keeps tokens and
-// hashes out of logs, and the sentinel errors.
+// store and its storage backends: the plaintext [Account] that applications
+// see (better-auth's account table), the [SealedRow] that backends store,
+// the [Backend] interface over sealed rows, the [Secret] type that keeps
+// tokens and hashes out of logs, and the sentinel errors.
 //
 // This package holds no cryptography and no SQL. In the common case an
 // application:
@@ -15,9 +16,10 @@
 //     tokens before they are written and opens them on read, and hashes and
 //     verifies passwords with argon2id.
 //
-// The store implements [Backend] too, so code written against the interface
-// works with or without encryption. Tokens in an [Account] read from the
-// store are plaintext [Secret] values: call [Secret.Reveal] where the value
+// Backends take and return [SealedRow] values only, so a plaintext token
+// cannot be written through a backend: only the store turns an [Account]
+// into a sealed row and back. Tokens in an [Account] read from the store
+// are plaintext [Secret] values: call [Secret.Reveal] where the value
 // is really needed, and pass the Account around otherwise: it prints,
 // logs and encodes to JSON with its secrets redacted.
 //
