@@ -47,6 +47,8 @@ type WalkOptions struct {
 	// A walk stopped at any point is also safe to simply run again.
 	After string
 	// Until ends the walk at this row id, included ("" walks to the end).
+	// An Until that sorts before After is an error wrapping
+	// accountvault.ErrInvalidArgument.
 	// After and Until bound a range of ids (byte order), so that several
 	// walkers (processes or goroutines) can share a table: give walker i
 	// After b[i] and Until b[i+1], with b[0] = "" and the last Until "",
@@ -84,6 +86,11 @@ func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, failures *
 // only: an error stops the walk with the cursor at the end of the last
 // page written.
 func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, failures *[]*accountvault.RowError, w *pageWriter, fn func(raw *accountvault.SealedRow) error) error {
+	if o.Until != "" && o.Until < o.After {
+		// No row is in the range: a walk over it would report success
+		// having seen nothing.
+		return fmt.Errorf("store: walking (%q, %q]: %w: Until sorts before After", o.After, o.Until, accountvault.ErrInvalidArgument)
+	}
 	start := time.Now()
 	p.Cursor = o.After
 	for {
