@@ -115,6 +115,11 @@ func TestReviewSQLiteBlobIDWalkNeverEnds(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) || pages > 10 {
 		t.Fatalf("Check over a table with one BLOB id: still walking after %d pages and %d rows (%v)", pages, rep.Rows, err)
 	}
+	// It stops at that row, naming it.
+	var re *accountvault.RowError
+	if !errors.As(err, &re) || re.ID != "abc" || !errors.Is(err, accountvault.ErrInvalidAccount) {
+		t.Fatalf("Check over a table with one BLOB id: %v; want a *RowError naming row abc", err)
+	}
 }
 
 // TestReviewLegacyWriterScopeLost: CompareAndSwap compares the tokens and
@@ -150,4 +155,52 @@ func TestReviewLegacyWriterScopeLost(t *testing.T) {
 			t.Errorf("the adopted application's scope and expiry write to l03 was overwritten (scope %q, report %+v)", got.Scope, rep.Progress)
 		}
 	})
+}
+
+// TestReviewWalkRangesBadTimes (held): rows SQLite cannot read (a TEXT
+// updated_at) at range boundaries and mid-page are each seen exactly
+// once, as failures, by range walks of every page size, and EncryptLegacy
+// does not finish an adoption while one such row holds legacy plaintext.
+func TestReviewWalkRangesBadTimes(t *testing.T) {
+	var rows []avtest.Legacy
+	for i := range 10 {
+		id := fmt.Sprintf("t%02d", i)
+		rows = append(rows, avtest.Legacy{ID: id, UserID: "u", ProviderID: "github", AccountID: "gh-" + id, AccessToken: "at-" + id, Password: ""})
+	}
+	env := avtest.NewAdopted(t, "sqlite", rows...)
+	bad := map[string]bool{"t00": true, "t03": true, "t04": true, "t07": true, "t09": true}
+	for id := range bad {
+		env.Exec(t, `UPDATE {t} SET updated_at = 'soon' WHERE id = $1`, id)
+	}
+	// t05 holds '' as password, t06 NULL: both compare as empty.
+	env.Exec(t, `UPDATE {t} SET password = '' WHERE id = 't05'`)
+	k := genKeyring(t)
+	s := newStore(t, env, k)
+	for batch := 1; batch <= 4; batch++ {
+		bounds := []string{"", "t03", "t035", "t07", "t09", ""}
+		seen := map[string]int{}
+		failed := 0
+		for i := 0; i+1 < len(bounds); i++ {
+			rep, err := admin(s).Check(ctx, store.WalkOptions{BatchSize: batch, After: bounds[i], Until: bounds[i+1]})
+			if err != nil {
+				t.Fatalf("Check batch %d (%q, %q]: %v", batch, bounds[i], bounds[i+1], err)
+			}
+			for _, f := range rep.Failures {
+				seen[f.ID]++
+			}
+			failed += len(rep.Failures)
+		}
+		if failed != len(bad) {
+			t.Errorf("batch %d: %d failures, want %d", batch, failed, len(bad))
+		}
+		for id := range bad {
+			if seen[id] != 1 {
+				t.Errorf("batch %d: unreadable row %s listed %d times", batch, id, seen[id])
+			}
+		}
+	}
+	rep, err := admin(s).EncryptLegacy(ctx, store.WalkOptions{BatchSize: 3})
+	if err != nil || rep.Finished || rep.Failed != len(bad) || rep.Rewritten != 10-len(bad) || rep.Conflicts != 0 {
+		t.Fatalf("EncryptLegacy: %+v, finished %v, %v; want the readable rows sealed, the unreadable ones failed, not finished", rep.Progress, rep.Finished, err)
+	}
 }

@@ -102,6 +102,9 @@ func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, fail
 		if err != nil && (!partial || failures == nil) {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
 		}
+		if err := inOrder(p.Cursor, rows, unread); err != nil {
+			return err
+		}
 		end := len(rows) == 0 && len(unread) == 0
 		if o.Until != "" {
 			// The first id after Until ends the walk: it and every later
@@ -149,6 +152,30 @@ func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, fail
 			return nil
 		}
 	}
+}
+
+// inOrder returns a *accountvault.RowError wrapping
+// accountvault.ErrInvalidAccount, naming the row, if the ids of a page
+// listed after cursor are not each after it and in ascending byte order.
+// A walk would otherwise page through the same rows again and again: in
+// SQLite a database writer can store an id as a BLOB, which sorts after
+// every TEXT id whatever its bytes.
+func inOrder(cursor string, rows []accountvault.SealedRow, unread []*accountvault.RowError) error {
+	check := func(n int, id func(int) string) error {
+		prev := cursor
+		for i := range n {
+			if id(i) <= prev {
+				return &accountvault.RowError{ID: id(i), Column: "id", Err: fmt.Errorf(
+					"%w: listed out of id order, after %q (an id that is not text?)", accountvault.ErrInvalidAccount, prev)}
+			}
+			prev = id(i)
+		}
+		return nil
+	}
+	if err := check(len(rows), func(i int) string { return rows[i].ID }); err != nil {
+		return err
+	}
+	return check(len(unread), func(i int) string { return unread[i].ID })
 }
 
 // upTo returns the number of the n ids in ascending order (id(i) for i
