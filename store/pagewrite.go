@@ -55,12 +55,26 @@ func (w *pageWriter) flush(ctx context.Context) error {
 	if len(w.swaps) == 0 {
 		return nil
 	}
+	// A page may hold more swaps than one batch takes (BatchSize is the
+	// caller's): it is written in batches of at most MaxSwapBatch.
+	for lo := 0; lo < len(w.swaps); lo += accountvault.MaxSwapBatch {
+		hi := min(lo+accountvault.MaxSwapBatch, len(w.swaps))
+		if err := w.write(ctx, w.swaps[lo:hi], w.tags[lo:hi]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes swaps (at most MaxSwapBatch), whose tallies are tags, and
+// reports each outcome to done.
+func (w *pageWriter) write(ctx context.Context, swaps []accountvault.Swap, tags []tally) error {
 	if w.batch != nil {
-		res, err := w.batch.CompareAndSwapBatch(ctx, w.swaps)
+		res, err := w.batch.CompareAndSwapBatch(ctx, swaps)
 		switch {
 		case err == nil:
-			for i := range w.swaps {
-				w.done(&w.swaps[i], w.tags[i], res[i])
+			for i := range swaps {
+				w.done(&swaps[i], tags[i], res[i])
 			}
 			return nil
 		case !errors.Is(err, accountvault.ErrSerialization) || ctx.Err() != nil:
@@ -72,13 +86,13 @@ func (w *pageWriter) flush(ctx context.Context) error {
 		// page's rows): the page's rows are written one by one, each
 		// compared and retried on its own.
 	}
-	for i := range w.swaps {
-		s := &w.swaps[i]
+	for i := range swaps {
+		s := &swaps[i]
 		err := w.b.CompareAndSwap(ctx, s.Old, s.New)
 		if err != nil && !rowOutcome(err) {
 			return err
 		}
-		w.done(s, w.tags[i], err)
+		w.done(s, tags[i], err)
 	}
 	return nil
 }

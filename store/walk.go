@@ -47,6 +47,8 @@ type WalkOptions struct {
 	// A walk stopped at any point is also safe to simply run again.
 	After string
 	// Until ends the walk at this row id, included ("" walks to the end).
+	// An Until that sorts before After is an error wrapping
+	// accountvault.ErrInvalidArgument.
 	// After and Until bound a range of ids (byte order), so that several
 	// walkers (processes or goroutines) can share a table: give walker i
 	// After b[i] and Until b[i+1], with b[0] = "" and the last Until "",
@@ -84,6 +86,11 @@ func (a *Admin) walk(ctx context.Context, o WalkOptions, p *Progress, failures *
 // only: an error stops the walk with the cursor at the end of the last
 // page written.
 func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, failures *[]*accountvault.RowError, w *pageWriter, fn func(raw *accountvault.SealedRow) error) error {
+	if o.Until != "" && o.Until < o.After {
+		// No row is in the range: a walk over it would report success
+		// having seen nothing.
+		return fmt.Errorf("store: walking (%q, %q]: %w: Until sorts before After", o.After, o.Until, accountvault.ErrInvalidArgument)
+	}
 	start := time.Now()
 	p.Cursor = o.After
 	for {
@@ -94,6 +101,9 @@ func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, fail
 		unread, partial := accountvault.RowErrors(err)
 		if err != nil && (!partial || failures == nil) {
 			return fmt.Errorf("store: reading rows after %q: %w", p.Cursor, err)
+		}
+		if err := inOrder(p.Cursor, rows, unread); err != nil {
+			return err
 		}
 		end := len(rows) == 0 && len(unread) == 0
 		if o.Until != "" {
@@ -142,6 +152,30 @@ func (a *Admin) walkWrites(ctx context.Context, o WalkOptions, p *Progress, fail
 			return nil
 		}
 	}
+}
+
+// inOrder returns a *accountvault.RowError wrapping
+// accountvault.ErrInvalidAccount, naming the row, if the ids of a page
+// listed after cursor are not each after it and in ascending byte order.
+// A walk would otherwise page through the same rows again and again: in
+// SQLite a database writer can store an id as a BLOB, which sorts after
+// every TEXT id whatever its bytes.
+func inOrder(cursor string, rows []accountvault.SealedRow, unread []*accountvault.RowError) error {
+	check := func(n int, id func(int) string) error {
+		prev := cursor
+		for i := range n {
+			if id(i) <= prev {
+				return &accountvault.RowError{ID: id(i), Column: "id", Err: fmt.Errorf(
+					"%w: listed out of id order, after %q (an id that is not text?)", accountvault.ErrInvalidAccount, prev)}
+			}
+			prev = id(i)
+		}
+		return nil
+	}
+	if err := check(len(rows), func(i int) string { return rows[i].ID }); err != nil {
+		return err
+	}
+	return check(len(unread), func(i int) string { return unread[i].ID })
 }
 
 // upTo returns the number of the n ids in ascending order (id(i) for i
