@@ -122,41 +122,6 @@ func TestReviewSQLiteBlobIDWalkNeverEnds(t *testing.T) {
 	}
 }
 
-// TestReviewLegacyWriterScopeLost: CompareAndSwap compares the tokens and
-// the password, not the expiries and scope, yet writes them from the row
-// it read. EncryptLegacy now writes a page's rows at the end of the page,
-// with each row's old scope and expiries: an adopted application that
-// changes only a row's scope or expiry between the page's read and its
-// write (better-auth updating an account on sign-in with the same tokens)
-// loses that write, silently (no conflict is counted).
-func TestReviewLegacyWriterScopeLost(t *testing.T) {
-	var rows []avtest.Legacy
-	for i := range 6 {
-		id := fmt.Sprintf("l%02d", i)
-		rows = append(rows, avtest.Legacy{ID: id, UserID: "u", ProviderID: "github", AccountID: "gh-" + id, AccessToken: "at-" + id})
-	}
-	eachAdopted(t, rows, func(t *testing.T, env *avtest.Env) {
-		k := genKeyring(t)
-		spy := newBatchSpy(t, env)
-		spy.id = "l03"
-		spy.before = func() {
-			env.Exec(t, `UPDATE {t} SET scope = 'openid repo', access_token_expires_at = 1900000000 WHERE id = 'l03'`)
-		}
-		s, err := store.New(spy, kekOf(t, k), store.WithTable(env.Table), store.WithPasswordHasher(testHasher(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := admin(s).EncryptLegacy(ctx, store.WalkOptions{BatchSize: 10})
-		if err != nil {
-			t.Fatalf("EncryptLegacy: %v", err)
-		}
-		got := mustFind(t, newStore(t, env, k), "github", "gh-l03")
-		if got.Scope != "openid repo" || got.AccessTokenExpiresAt == nil {
-			t.Errorf("the adopted application's scope and expiry write to l03 was overwritten (scope %q, report %+v)", got.Scope, rep.Progress)
-		}
-	})
-}
-
 // TestReviewWalkRangesBadTimes (held): rows SQLite cannot read (a TEXT
 // updated_at) at range boundaries and mid-page are each seen exactly
 // once, as failures, by range walks of every page size, and EncryptLegacy
