@@ -46,7 +46,11 @@
 //     token request is cancelled after half of the lease's life. Once the
 //     token endpoint has answered, storing the answer has a lease life of
 //     its own, however long the wait for the lease was: an answer that is
-//     not stored is a lost grant. A caller waits for the lease for up to
+//     not stored is a lost grant. A transient database error while storing
+//     it (a cut connection, a failover: [accountvault.ErrTransient]) is
+//     retried, up to five times within that life; if the write had landed,
+//     the retry's swap conflicts with it and the re-read finds this
+//     refresh's pair. A caller waits for the lease for up to
 //     two of its lives; a lease record that claims a longer life (written
 //     by a database writer, or by a replica whose clock ran far ahead) is
 //     honoured for one life from when a replica first sees it

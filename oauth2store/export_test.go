@@ -12,12 +12,15 @@ type CountersSnapshot struct {
 	UnderLease   int64 // leases taken to find another caller's token already stored
 	CASConflicts int64 // swaps lost and resolved by a re-read
 	LeaseLost    int64 // leases found taken over at release
+
+	TransientRetries int64 // swaps written again after a transient error
 }
 
 func (c *Counters) Snapshot() CountersSnapshot {
 	return CountersSnapshot{
 		Flights: c.c.flights.Load(), Refreshes: c.c.refreshes.Load(), LeaseWaits: c.c.leaseWaits.Load(), FromOther: c.c.fromOther.Load(), UnderLease: c.c.underLease.Load(),
 		CASConflicts: c.c.casConflicts.Load(), LeaseLost: c.c.leaseLost.Load(),
+		TransientRetries: c.c.transientRetries.Load(),
 	}
 }
 

@@ -19,6 +19,11 @@ import (
 // row whose other fields changed meanwhile (see store).
 const maxSwaps = 5
 
+// maxTransient bounds how often a refresh's result is written again after
+// a transient database error (a cut connection, a failover), within the
+// time the lease leaves for storing it.
+const maxTransient = 5
+
 // counters count what the refresh path did; tests read them.
 type counters struct {
 	flights      atomic.Int64 // shared reads (one per group of concurrent callers)
@@ -28,6 +33,8 @@ type counters struct {
 	underLease   atomic.Int64 // leases taken to find another caller's token already stored
 	casConflicts atomic.Int64 // swaps that lost and were resolved by a re-read
 	leaseLost    atomic.Int64 // leases found taken over at release
+
+	transientRetries atomic.Int64 // swaps written again after a transient error
 }
 
 func (src *Source) count(f func(c *counters)) {
@@ -163,15 +170,34 @@ func (src *Source) refresh(base context.Context, l *store.Lease, seen accountvau
 	// Whether the server rotated the refresh token: only then was the
 	// stored one spent, and the result surely the newest.
 	rotated := t.RefreshToken != "" && t.RefreshToken != a.RefreshToken.Reveal()
-	for range maxSwaps {
+	transient := 0
+	for swaps := 0; swaps < maxSwaps; {
 		n := refreshed(&a, t)
 		err := src.s.CompareAndSwap(ctx, a, n)
 		if err == nil {
 			return token(&n), nil
 		}
+		if errors.Is(err, accountvault.ErrTransient) && transient < maxTransient {
+			// The refresh token may be spent already: losing the
+			// result would lose the grant. The write may or may not
+			// have landed; write again. If it had, the swap now
+			// conflicts, and the re-read below finds this refresh's
+			// tokens in the row.
+			transient++
+			src.count(func(c *counters) { c.transientRetries.Add(1) })
+			t := time.NewTimer(time.Duration(transient) * 50 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("oauth2store: storing the refreshed token of %s: %w", src.name(), err)
+			case <-t.C:
+			}
+			continue
+		}
 		if !errors.Is(err, accountvault.ErrConflict) {
 			return nil, fmt.Errorf("oauth2store: storing the refreshed token of %s: %w", src.name(), err)
 		}
+		swaps++
 		// The row changed since it was read: a write outside the
 		// lease (a re-link, another application's write).
 		src.count(func(c *counters) { c.casConflicts.Add(1) })
