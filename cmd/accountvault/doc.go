@@ -11,9 +11,9 @@
 //	accountvault keys promote|enable ID
 //	accountvault keys disable|delete ID (--db DB [--table T] | --force)
 //	accountvault keys remaster [--new-master-key-env NAME | --new-master-key-uri URI]
-//	accountvault rewrap  --db DB [--table T] [--batch N] [--after ID]
+//	accountvault rewrap  --db DB [--table T] [--batch N] [--after ID] [--until ID]
 //	accountvault check   --db DB [--table T] [--batch N] [--json]
-//	accountvault migrate --db DB [--table T] [--batch N] [--after ID]
+//	accountvault migrate --db DB [--table T] [--batch N] [--after ID] [--until ID]
 //
 // Global flags: --keyring FILE (default accountvault-keyring.json, or
 // $ACCOUNTVAULT_KEYRING), --master-key-env NAME (default

@@ -17,16 +17,21 @@ import (
 type walkFlags struct {
 	batch int
 	after string
+	until string
 }
 
 func (w *walkFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&w.batch, "batch", store.DefaultBatchSize, "rows read and written per batch")
 	cmd.Flags().StringVar(&w.after, "after", "", "start after this row `id` (the cursor an interrupted run printed)")
+	cmd.Flags().StringVar(&w.until, "until", "", "stop after this row `id`: with --after, the range of ids of one of several processes walking the table at once (migrate finishes an adoption only in a run over the whole table)")
 }
 
 func (w *walkFlags) check() error {
 	if w.batch <= 0 {
 		return usageErrorf("--batch must be positive")
+	}
+	if w.until != "" && w.until < w.after {
+		return usageErrorf("--until %q is before --after %q: the range is empty", w.until, w.after)
 	}
 	return nil
 }
@@ -161,7 +166,7 @@ func (c *cli) runWalk(name, verb string, rows int, w walkFlags,
 	})
 	prog.afterBatch = stopAtBatch
 	start := time.Now()
-	p, failures, err := run(ctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Progress: prog.update})
+	p, failures, err := run(ctx, store.WalkOptions{BatchSize: w.batch, After: w.after, Until: w.until, Progress: prog.update})
 	prog.finish()
 	res := walkResult{p: p, summary: summarize(p), took: time.Since(start)}
 	printFailures(c, name, failures, p.Failed)
