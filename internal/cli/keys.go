@@ -180,7 +180,9 @@ func (c *cli) keysListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List the keys: id, status, creation time",
 		Long: `list prints every key of the keyring, oldest first: its id (the id stored in
-every value it protects), its status and when it was created (UTC).
+every value it protects), its status and when it was created (UTC); then the
+keyring's generation, which every edit raises and which stores refuse to see
+go back (the figure to compare when recovering from a lost keyring).
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -204,7 +206,11 @@ every value it protects), its status and when it was created (UTC).
 			for _, ki := range keys {
 				fmt.Fprintf(tw, "%d\t%s\t%s\n", ki.ID, ki.Status, ki.Created.UTC().Format(time.RFC3339))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c.stdout, "generation %d\n", k.Generation())
+			return err
 		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
