@@ -2,10 +2,9 @@ package gothstore
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
-	"strings"
 
+	"github.com/accountvault/accountvault/internal/redact"
 	"golang.org/x/oauth2"
 )
 
@@ -54,53 +53,7 @@ func (e *RefreshError) Unwrap() error { return e.Err }
 func describe(err error, tokens []string) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		msg := "token endpoint error"
-		if re.Response != nil {
-			msg += " (HTTP " + strconv.Itoa(re.Response.StatusCode) + ")"
-		}
-		if re.ErrorCode != "" && isCode(re.ErrorCode) {
-			msg += ": " + re.ErrorCode
-		}
-		return msg
+		return redact.TokenEndpoint(re.Response, re.ErrorCode)
 	}
-	msg := err.Error()
-	// A request that failed in transit (*url.Error) names its URL, and
-	// some providers (tiktok) send the refresh token in its query: keep
-	// the scheme, host and path only.
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.URL != "" {
-		u, perr := url.Parse(ue.URL)
-		if perr != nil {
-			return "provider error (message withheld: it names an unparsable URL)"
-		}
-		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-		msg = strings.ReplaceAll(msg, ue.URL, u.String())
-	}
-	for _, t := range tokens {
-		if t == "" {
-			continue
-		}
-		// The token as sent in a query or a form, or in a path.
-		for _, form := range []string{t, url.QueryEscape(t), url.PathEscape(t)} {
-			if strings.Contains(msg, form) {
-				return "provider error (message withheld: it contains a token)"
-			}
-		}
-	}
-	return msg
-}
-
-// isCode reports whether s looks like an RFC 6749 error code (a short
-// word of printable ASCII), which is safe to show.
-func isCode(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return redact.Message(err, tokens...)
 }

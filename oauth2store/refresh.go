@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/internal/redact"
 	"github.com/accountvault/accountvault/store"
 )
 
@@ -308,39 +308,12 @@ func (e *refreshError) Error() string {
 func (e *refreshError) Unwrap() error { return e.err }
 
 // describe returns err's message without the parts that may carry a
-// secret (as gothstore does).
+// secret: a token endpoint's response body, and what [redact.Message]
+// leaves out.
 func describe(err error, tokens ...string) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		msg := "token endpoint error"
-		if re.Response != nil {
-			msg += " (HTTP " + strconv.Itoa(re.Response.StatusCode) + ")"
-		}
-		if re.ErrorCode != "" && isCode(re.ErrorCode) {
-			msg += ": " + re.ErrorCode
-		}
-		return msg
+		return redact.TokenEndpoint(re.Response, re.ErrorCode)
 	}
-	msg := err.Error()
-	for _, t := range tokens {
-		if t != "" && strings.Contains(msg, t) {
-			return "token request failed (message withheld: it contains a token)"
-		}
-	}
-	return msg
-}
-
-// isCode reports whether s looks like an RFC 6749 error code (a short
-// word of printable ASCII), which is safe to show.
-func isCode(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return redact.Message(err, tokens...)
 }
