@@ -128,15 +128,19 @@ func TestReviewRefreshErrorURLLeak(t *testing.T) {
 		t.Fatalf("Save: %v", err)
 	}
 	_, err = gothstore.Refresh(ctx, s, p, "tt-1")
-	var re *gothstore.RefreshError
-	if !errors.As(err, &re) {
-		t.Fatalf("Refresh: error %v, want a RefreshError", err)
+	if err == nil {
+		t.Fatal("Refresh: no error, want a RefreshError")
 	}
+	// The message is checked for the token before anything prints it.
 	msg := err.Error()
 	for _, form := range []string{rt, url.QueryEscape(rt), url.PathEscape(rt), "Refresh%2BSecret", "Refresh+Secret"} {
 		if strings.Contains(msg, form) {
-			t.Errorf("RefreshError message holds the refresh token (form %d)", len(form))
+			t.Fatalf("Refresh's error (%T) holds the refresh token (form %d)", err, len(form)) // and is not printed
 		}
+	}
+	var re *gothstore.RefreshError
+	if !errors.As(err, &re) {
+		t.Fatalf("Refresh: error %v, want a RefreshError", err)
 	}
 	if !strings.Contains(msg, "connection refused") || !strings.Contains(msg, "tiktok.com") {
 		t.Errorf("RefreshError message lost the cause: %q", msg)
