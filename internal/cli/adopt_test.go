@@ -16,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/accountvault/accountvault"
+	"github.com/accountvault/accountvault/internal/scripttest"
 )
 
 // Test commands for adopting better-auth tables (testdata/script/db/adopt.txt).
@@ -73,7 +74,7 @@ func cmdAdoptTable(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[3])
 	ts.Check(err)
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	ts.Check(createBetterAuthTable(ctx, dbArg(ts, args[0]), args[1], shape, n))
 }
@@ -199,7 +200,7 @@ func cmdVerifyAdopted(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[2])
 	ts.Check(err)
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
 	ts.Check(err)
@@ -255,7 +256,7 @@ func cmdRawSnapshot(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: rawsnapshot DB TABLE FILE")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	snap, err := rawSnapshot(ctx, dbArg(ts, args[0]), args[1])
 	ts.Check(err)
@@ -353,7 +354,7 @@ func cmdTableExists(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: [!] tableexists DB TABLE")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)
@@ -379,7 +380,7 @@ func cmdRefuseWrites(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: refusewrites DB TABLE SQLSTATE|off")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	arg, table, code := dbArg(ts, args[0]), args[1], args[2]
 	if !regexp.MustCompile(`^([0-9A-Z]{5}|off)$`).MatchString(code) {
@@ -402,7 +403,7 @@ func cmdRefuseWrites(ts *testscript.TestScript, neg bool, args []string) {
 			`CREATE TRIGGER ` + trig + ` BEFORE UPDATE ON ` + quote(table) + ` FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`,
 		}
 		ts.Defer(func() {
-			ctx, cancel := scriptContext()
+			ctx, cancel := scripttest.Context()
 			defer cancel()
 			db, err := openRawDB(arg)
 			if err != nil {
@@ -438,7 +439,7 @@ func cmdReverseCamel(ts *testscript.TestScript, neg bool, args []string) {
 	if len(m) != 10 {
 		ts.Fatalf("reversecamel: SECURITY.md holds %d reverse rename statements, want 10", len(m))
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/accountvault/accountvault"
 	"github.com/accountvault/accountvault/internal/betterauthtest"
+	"github.com/accountvault/accountvault/internal/scripttest"
 )
 
 // Test commands for adopting the databases better-auth 1.7.25 wrote
@@ -46,7 +47,7 @@ func cmdBAFixture(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	f := baFixture(ts, args[2])
 	table := args[1]
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	if f.Database == "sqlite" {
 		dst := ts.MkAbs(args[0])
@@ -82,7 +83,7 @@ func cmdBAFixture(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	url := args[0]
 	ts.Defer(func() {
-		ctx, cancel := scriptContext()
+		ctx, cancel := scripttest.Context()
 		defer cancel()
 		c, err := pgx.Connect(ctx, url)
 		if err == nil {
@@ -132,7 +133,7 @@ func cmdBATokens(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: batokens DB TABLE VARIANT")
 	}
 	f := baFixture(ts, args[2])
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
 	ts.Check(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/accountvault/accountvault/internal/betterauthtest"
 	"github.com/accountvault/accountvault/internal/pgtest"
+	"github.com/accountvault/accountvault/internal/scripttest"
 )
 
 // baplain BACKEND: load the better-auth 1.7.25 plaintext fixture
@@ -47,7 +48,7 @@ func cmdBAPlain(ts *testscript.TestScript, neg bool, args []string) {
 		_, err = rand.Read(r[:])
 		ts.Check(err)
 		schema := "avcli_ba_" + hex.EncodeToString(r[:])
-		ctx, cancel := scriptContext()
+		ctx, cancel := scripttest.Context()
 		defer cancel()
 		conn, err := pgx.Connect(ctx, pgtest.URL())
 		ts.Check(err)
@@ -101,7 +102,7 @@ func cmdVerifyFixture(ts *testscript.TestScript, neg bool, args []string) {
 	if f == nil {
 		ts.Fatalf("verifyfixture: no fixture %s-plain", args[0])
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[1]), "account", scriptKeyring(ts))
 	ts.Check(err)
@@ -148,7 +149,7 @@ func cmdRawExec(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: [!] rawexec DB SQL")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)

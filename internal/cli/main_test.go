@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/accountvault/accountvault/internal/pgtest"
+	"github.com/accountvault/accountvault/internal/scripttest"
 	"github.com/accountvault/accountvault/keyring"
 )
 
@@ -130,7 +128,7 @@ func quotableURL(s string) (qdb, pw string, err error) {
 // "postgres" or "") is the condition [sqlite] or [postgres] the scripts
 // can test.
 func scriptParams(dir, backend string, setup func(*testscript.Env) error) testscript.Params {
-	return testscript.Params{
+	p := testscript.Params{
 		Dir:                 dir,
 		RequireExplicitExec: true,
 		Condition: func(cond string) (bool, error) {
@@ -158,8 +156,6 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":      cmdExitcode,
-			"capture":       cmdCapture,
 			"seed":          cmdSeed,
 			"legacydb":      cmdLegacyDB,
 			"snapshot":      cmdSnapshot,
@@ -181,45 +177,10 @@ func scriptParams(dir, backend string, setup func(*testscript.Env) error) testsc
 			"rawexec":       cmdRawExec,
 		},
 	}
-}
-
-// exitcode N prog args...: run prog and require exit code N; its stdout
-// and stderr are checked by the next stdout/stderr commands.
-func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exitcode N prog [args...]")
+	for name, cmd := range scripttest.Cmds() {
+		p.Cmds[name] = cmd
 	}
-	want, err := strconv.Atoi(args[0])
-	ts.Check(err)
-	err = ts.Exec(args[1], args[2:]...)
-	got := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		got = ee.ExitCode()
-	case err != nil:
-		ts.Fatalf("%s: %v", args[1], err)
-	}
-	if got != want {
-		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
-	}
-}
-
-// capture VAR REGEXP: set $VAR to the first submatch of REGEXP in the last
-// command's stdout.
-func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: capture VAR REGEXP")
-	}
-	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile("stdout"))
-	if len(m) != 2 {
-		ts.Fatalf("capture: %q does not match stdout with one group", args[1])
-	}
-	ts.Setenv(args[0], m[1])
-}
-
-func scriptContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 2*time.Minute)
+	return p
 }
 
 // scriptKeyring loads the script's keyring ($ACCOUNTVAULT_KEYRING) under
@@ -252,7 +213,7 @@ func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 4 {
 		tag = args[3]
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	ts.Check(seed(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts), 0, n, tag))
 }
@@ -266,7 +227,7 @@ func cmdLegacyDB(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[2])
 	ts.Check(err)
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	ts.Check(createLegacyTable(ctx, dbArg(ts, args[0]), args[1], n))
 }
@@ -277,7 +238,7 @@ func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: snapshot DB TABLE FILE")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	snap, err := snapshot(ctx, dbArg(ts, args[0]), args[1])
 	ts.Check(err)
@@ -293,7 +254,7 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 4 {
 		ts.Fatalf("usage: tamper DB TABLE FROM_ID TO_ID")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)
@@ -316,7 +277,7 @@ func cmdPlant(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	v, err := strconv.Unquote(`"` + args[4] + `"`)
 	ts.Check(err)
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)
@@ -342,7 +303,7 @@ func cmdVerifyTokens(ts *testscript.TestScript, neg bool, args []string) {
 	n, err := strconv.Atoi(args[3])
 	ts.Check(err)
 	tag := args[4]
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	s, d, err := openStore(ctx, dbArg(ts, args[0]), args[1], scriptKeyring(ts))
 	ts.Check(err)
@@ -365,7 +326,7 @@ func cmdColumnType(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: columntype DB TABLE COLUMN")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, err := openRawDB(dbArg(ts, args[0]))
 	ts.Check(err)

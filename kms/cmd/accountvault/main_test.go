@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +28,7 @@ import (
 	"github.com/accountvault/accountvault/backends/postgres"
 	"github.com/accountvault/accountvault/backends/sqlite"
 	"github.com/accountvault/accountvault/internal/pgtest"
+	"github.com/accountvault/accountvault/internal/scripttest"
 	"github.com/accountvault/accountvault/keyring"
 	"github.com/accountvault/accountvault/kms"
 	"github.com/accountvault/accountvault/kms/internal/localkmstest"
@@ -167,7 +167,7 @@ const (
 )
 
 func scriptParams(t *testing.T, kmsURL string, setup func(*testscript.Env) error) testscript.Params {
-	return testscript.Params{
+	p := testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
@@ -196,8 +196,6 @@ func scriptParams(t *testing.T, kmsURL string, setup func(*testscript.Env) error
 			return setup(env)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":     cmdExitcode,
-			"capture":      cmdCapture,
 			"kmskey":       cmdKMSKey,
 			"kmskeystate":  cmdKMSKeyState,
 			"kmsdeny":      cmdKMSDeny,
@@ -208,44 +206,10 @@ func scriptParams(t *testing.T, kmsURL string, setup func(*testscript.Env) error
 			"snapshot":     cmdSnapshot,
 		},
 	}
-}
-
-// exitcode N prog args...: run prog and require exit code N.
-func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exitcode N prog [args...]")
+	for name, cmd := range scripttest.Cmds() {
+		p.Cmds[name] = cmd
 	}
-	want, err := strconv.Atoi(args[0])
-	ts.Check(err)
-	err = ts.Exec(args[1], args[2:]...)
-	got := 0
-	if err != nil {
-		ee, ok := err.(interface{ ExitCode() int })
-		if !ok {
-			ts.Fatalf("%s: %v", args[1], err)
-		}
-		got = ee.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
-	}
-}
-
-// capture VAR REGEXP: set $VAR to the first submatch of REGEXP in the last
-// command's stdout.
-func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: capture VAR REGEXP")
-	}
-	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile("stdout"))
-	if len(m) != 2 {
-		ts.Fatalf("capture: %q does not match stdout with one group", args[1])
-	}
-	ts.Setenv(args[0], m[1])
-}
-
-func scriptContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 2*time.Minute)
+	return p
 }
 
 func kmsAdmin(ts *testscript.TestScript) *awskmsapi.Client {
@@ -258,7 +222,7 @@ func cmdKMSKey(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: kmskey VAR")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	out, err := kmsAdmin(ts).CreateKey(ctx, &awskmsapi.CreateKeyInput{Description: aws.String("accountvault cmd test")})
 	ts.Check(err)
@@ -272,7 +236,7 @@ func cmdKMSKeyState(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: kmskeystate VAR enable|disable")
 	}
 	arn := aws.String(strings.TrimPrefix(ts.Getenv(args[0]), kms.SchemeAWS))
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	var err error
 	switch args[1] {
@@ -355,7 +319,7 @@ func cmdLegacyDB(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	n, err := strconv.Atoi(args[2])
 	ts.Check(err)
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, pg, err := openRaw(dbArg(ts, args[0]))
 	ts.Check(err)
@@ -444,7 +408,7 @@ func scriptKeyring(ctx context.Context, ts *testscript.TestScript, b backend) (*
 // withStore opens TABLE of DB (created and migrated if need be) in a
 // store over the script's keyring and calls f.
 func withStore(ts *testscript.TestScript, db, table string, f func(ctx context.Context, s *store.Store)) {
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	b, err := openBackend(ctx, dbArg(ts, db), table, true)
 	ts.Check(err)
@@ -506,7 +470,7 @@ func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "meta") {
 		ts.Fatalf("usage: snapshot DB TABLE FILE [meta]")
 	}
-	ctx, cancel := scriptContext()
+	ctx, cancel := scripttest.Context()
 	defer cancel()
 	db, _, err := openRaw(dbArg(ts, args[0]))
 	ts.Check(err)
